@@ -1,0 +1,69 @@
+/**
+ * The one error vocabulary of the relay. Every error a client can see is a RelayError with a
+ * stable `type` from spec §5; the HTTP status is derived from the type so the two never drift.
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  no_route: 404,
+  method_not_allowed: 405,
+  body_too_large: 413,
+  header_too_large: 431,
+  rate_limited: 429,
+  upstream_unreachable: 502,
+  upstream_error: 502,
+  route_disabled: 503,
+  overloaded: 503,
+  upstream_timeout: 504,
+  internal_error: 500,
+} as const;
+
+export type RelayErrorType = keyof typeof ERROR_STATUS;
+
+export class RelayError extends Error {
+  readonly type: RelayErrorType;
+  readonly status: number;
+  /** Extra response headers (Allow, Retry-After, WWW-Authenticate…). */
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(
+    type: RelayErrorType,
+    message: string,
+    opts: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'RelayError';
+    this.type = type;
+    this.status = ERROR_STATUS[type];
+    this.headers = opts.headers;
+  }
+}
+
+/** The JSON body of a relay-generated error, in the OpenAI error shape SDKs already parse. */
+export function errorBody(err: RelayError, route: string | undefined, requestId: string): string {
+  return JSON.stringify({
+    error: { type: err.type, message: err.message, route: route ?? null, request_id: requestId },
+  });
+}
+
+/** Errors about configuration: each issue carries a position in the YAML file. */
+export interface ConfigIssue {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export function formatIssue(i: ConfigIssue): string {
+  return `${i.file}:${i.line}:${i.col} ${i.message}`;
+}
