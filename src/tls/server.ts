@@ -1,0 +1,112 @@
+/**
+ * The HTTPS listener. With `http2` it offers ALPN h2 and http/1.1 on one port: browsers open at
+ * most six HTTP/1.1 connections per origin, so a page holding more than six SSE streams stalls
+ * unless they share one h2 connection. HTTP/1.1 clients (curl, SDKs) are served as before.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as http2 from 'node:http2';
+import * as https from 'node:https';
+import type { Server as TlsServer } from 'node:tls';
+
+export type AnyRequest = IncomingMessage | http2.Http2ServerRequest;
+export type AnyResponse = ServerResponse | http2.Http2ServerResponse;
+
+/**
+ * A request handler for either protocol. Declared as a method signature so that a handler
+ * written for `(IncomingMessage, ServerResponse)` is accepted too (method parameters are
+ * bivariant); at run time h2 requests arrive as the compat `Http2ServerRequest/Response`.
+ */
+export type TlsRequestHandler = {
+  bivarianceHack(req: AnyRequest, res: AnyResponse): void;
+}['bivarianceHack'];
+
+export interface TlsMaterial {
+  key: string;
+  cert: string;
+}
+
+export interface HttpsServerOptions {
+  http2: boolean;
+  /** Largest request head in bytes (HTTP/1.1 parser limit; h2 SETTINGS_MAX_HEADER_LIST_SIZE). */
+  maxHeaderSize?: number;
+  /** Concurrent streams per h2 connection; default 256 (nginx uses 128, Go 250). */
+  maxConcurrentStreams?: number;
+}
+
+export type HttpsServer = https.Server | http2.Http2SecureServer;
+
+const DEFAULT_MAX_CONCURRENT_STREAMS = 256;
+
+export function createHttpsServer(handler: TlsRequestHandler, material: TlsMaterial, opts: HttpsServerOptions): HttpsServer {
+  const secure = { key: material.key, cert: material.cert, minVersion: 'TLSv1.2' as const };
+  if (!opts.http2) {
+    return https.createServer({ ...secure, ...(opts.maxHeaderSize ? { maxHeaderSize: opts.maxHeaderSize } : {}) }, handler);
+  }
+  const server = http2.createSecureServer(
+    {
+      ...secure,
+      allowHTTP1: true,
+      ALPNProtocols: ['h2', 'http/1.1'],
+      settings: {
+        maxConcurrentStreams: opts.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
+        ...(opts.maxHeaderSize ? { maxHeaderListSize: opts.maxHeaderSize } : {}),
+      },
+    },
+    (req, res) => {
+      guardH2Response(res);
+      handler(req, res);
+    },
+  );
+  // The HTTP/1.1 fallback runs Node's http connection listener against this server object and
+  // reads its limits from the same properties an http.Server has.
+  if (opts.maxHeaderSize) (server as unknown as { maxHeaderSize: number }).maxHeaderSize = opts.maxHeaderSize;
+  return server;
+}
+
+/**
+ * Swaps the certificate for new connections; open connections keep the context they
+ * handshook with. Throws (leaving the old context in place) when the pair is unusable.
+ */
+export function reloadServerTls(server: HttpsServer, material: TlsMaterial): void {
+  (server as TlsServer).setSecureContext({ key: material.key, cert: material.cert, minVersion: 'TLSv1.2' });
+}
+
+/** The protocol a request arrived on, for logs: "h2" or "http/1.1". */
+export function requestProtocol(req: AnyRequest): 'h2' | 'http/1.1' {
+  return req.httpVersionMajor === 2 ? 'h2' : 'http/1.1';
+}
+
+/**
+ * RFC 9113 §8.2.2: connection-specific header fields are malformed in HTTP/2. Node's compat
+ * layer throws ERR_HTTP2_INVALID_CONNECTION_HEADERS on Transfer-Encoding, Keep-Alive, Upgrade
+ * and Proxy-Connection (and drops Connection with a warning), which would turn an HTTP/1.1
+ * habit anywhere in the core into a crashed response. Drop them here instead.
+ */
+const H2_CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+type HeaderBag = http2.OutgoingHttpHeaders | readonly string[] | undefined;
+
+function guardH2Response(res: http2.Http2ServerResponse): void {
+  const setHeader = res.setHeader.bind(res);
+  res.setHeader = (name: string, value: number | string | readonly string[]) =>
+    H2_CONNECTION_HEADERS.has(name.toLowerCase()) ? res : setHeader(name, value);
+  const writeHead = res.writeHead.bind(res) as (status: number, ...rest: unknown[]) => http2.Http2ServerResponse;
+  res.writeHead = ((status: number, ...rest: unknown[]) =>
+    writeHead(status, ...rest.map((arg) => (typeof arg === 'string' ? arg : withoutConnectionHeaders(arg as HeaderBag))))) as typeof res.writeHead;
+}
+
+function withoutConnectionHeaders(headers: HeaderBag): HeaderBag {
+  if (!headers) return headers;
+  if (Array.isArray(headers)) {
+    const out: string[] = [];
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      if (!H2_CONNECTION_HEADERS.has(String(headers[i]).toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+    }
+    return out;
+  }
+  const out: http2.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!H2_CONNECTION_HEADERS.has(name.toLowerCase())) out[name] = value;
+  }
+  return out;
+}
