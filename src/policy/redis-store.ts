@@ -1,0 +1,198 @@
+/**
+ * One Redis connection (ioredis) used as a shared rate-limit store, with the rules that keep a
+ * Redis problem from becoming a relay problem:
+ *
+ * - never hang a request: no offline queue (a command while disconnected fails at once), no
+ *   per-command retries, `commandTimeout`, and consume() additionally races its own deadline;
+ * - reconnect forever by itself, backing off to 2 s;
+ * - one warning when an outage starts and one info line when it ends — not one per request;
+ * - the URL is logged without its password.
+ *
+ * The bucket update is one Lua script (refill + take + expire), atomic in Redis, timed with
+ * Redis' own clock (TIME) so relays with skewed clocks still agree on every bucket.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from '../log/logger.js';
+
+/**
+ * KEYS[1] bucket key. ARGV: cap, cost, refill (units, see rate-limit-bucket.ts).
+ * Returns { allowed (0|1), level after the take as a decimal string }.
+ * The hash stores the level (`l`) and the server time in ms it was computed at (`t`). The key
+ * expires when the bucket would be full again: a missing key means a full bucket.
+ */
+const TAKE_SCRIPT = `
+local cap = tonumber(ARGV[1])
+local cost = tonumber(ARGV[2])
+local refill = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local saved = redis.call('HMGET', KEYS[1], 'l', 't')
+local level = tonumber(saved[1])
+local at = tonumber(saved[2])
+if level == nil or at == nil then
+  level = cap
+elseif now > at then
+  level = math.min(cap, level + (now - at) * refill)
+end
+local allowed = 0
+if level >= cost then
+  level = level - cost
+  allowed = 1
+end
+local lvl = string.format('%.0f', level)
+redis.call('HSET', KEYS[1], 'l', lvl, 't', string.format('%.0f', now))
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((cap - level) / refill)))
+return { allowed, lvl }
+`;
+
+interface TakeCommand {
+  aiRelayTake(key: string, cap: number, cost: number, refill: number): Promise<[number, string]>;
+}
+
+export interface RedisStoreOptions {
+  log: Logger;
+  /** Upper bound for one bucket update, connect wait included. Default 300 ms. */
+  timeoutMs?: number;
+  /** Called when the last user released the store (registry bookkeeping). */
+  onIdle?: () => void;
+}
+
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
+/** `redis://user:secret@host:6379/0` → `redis://host:6379/0` for logs and errors. */
+export function displayRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return 'redis://[invalid url]';
+  }
+}
+
+export class RedisStore {
+  readonly url: string;
+  private readonly client: Redis & TakeCommand;
+  private readonly log: Logger;
+  private readonly timeoutMs: number;
+  private readonly onIdle: (() => void) | undefined;
+  private refs = 0;
+  private down = false;
+  private closed = false;
+  /** Resolved by the next 'ready'; only awaited before the first connection is up. */
+  private firstReady: Promise<void>;
+  private everReady = false;
+
+  constructor(url: string, opts: RedisStoreOptions) {
+    this.url = displayRedisUrl(url);
+    this.log = opts.log;
+    this.timeoutMs = opts.timeoutMs ?? 300;
+    this.onIdle = opts.onIdle;
+    this.client = new Redis(url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: this.timeoutMs,
+      connectTimeout: 2000,
+      connectionName: 'ai-relay',
+      // Reconnect forever: 100 ms, 200 ms, … capped at 2 s.
+      retryStrategy: (times) => Math.min(100 * times, 2000),
+    }) as Redis & TakeCommand;
+    this.client.defineCommand('aiRelayTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
+    this.firstReady = new Promise((resolve) => this.client.once('ready', resolve));
+    this.client.on('ready', () => {
+      this.everReady = true;
+      this.markUp();
+    });
+    // Without an 'error' listener ioredis prints every reconnect failure to the console.
+    this.client.on('error', (err: Error) => this.markDown(err));
+    this.client.on('close', () => {
+      if (!this.closed && this.everReady) this.markDown(new Error('connection closed'));
+    });
+  }
+
+  acquire(): this {
+    this.refs++;
+    return this;
+  }
+
+  /**
+   * Refill and take one token, atomically in Redis. Resolves [allowed, level]; rejects with
+   * StoreUnavailableError within `timeoutMs` when Redis cannot answer.
+   */
+  async take(key: string, cap: number, cost: number, refill: number): Promise<[boolean, number]> {
+    if (this.closed) throw new StoreUnavailableError(`rate-limit store ${this.url} is closed`);
+    // The deadline also tells a take still waiting for the first connection to give up, so it
+    // cannot spend a token long after its request was answered.
+    const state = { expired: false };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        state.expired = true;
+        reject(new StoreUnavailableError(`rate-limit store ${this.url} did not answer within ${this.timeoutMs}ms`));
+      }, this.timeoutMs);
+    });
+    try {
+      return await Promise.race([this.takeNow(key, cap, cost, refill, state), timeout]);
+    } catch (err) {
+      this.markDown(err as Error);
+      throw err instanceof StoreUnavailableError
+        ? err
+        : new StoreUnavailableError(`rate-limit store ${this.url}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async takeNow(
+    key: string,
+    cap: number,
+    cost: number,
+    refill: number,
+    state: { expired: boolean },
+  ): Promise<[boolean, number]> {
+    // At startup the connection may still be on its way: wait for it (within the deadline)
+    // rather than declaring an outage on the first request. During an outage, fail at once.
+    if (!this.everReady && !this.down && this.client.status !== 'ready') {
+      await this.firstReady;
+      if (state.expired) throw new StoreUnavailableError('gave up waiting for the first connection');
+    }
+    const [allowed, level] = await this.client.aiRelayTake(key, cap, cost, refill);
+    this.markUp();
+    return [allowed === 1, Number(level)];
+  }
+
+  private markDown(err: Error): void {
+    if (this.down || this.closed) return;
+    this.down = true;
+    this.log.warn(
+      { store: this.url, err: err.message },
+      `rate-limit store ${this.url} is unreachable; applying onStoreError until it is back (reconnecting)`,
+    );
+  }
+
+  private markUp(): void {
+    if (!this.down) return;
+    this.down = false;
+    this.log.info({ store: this.url }, `rate-limit store ${this.url} is reachable again`);
+  }
+
+  /** True while an outage is in progress (for /ready and tests). */
+  get unavailable(): boolean {
+    return this.down;
+  }
+
+  /** Drop one reference; the last one closes the connection. */
+  async release(): Promise<void> {
+    if (--this.refs > 0 || this.closed) return;
+    this.closed = true;
+    this.onIdle?.();
+    if (this.client.status === 'ready') {
+      // QUIT lets Redis close cleanly; bounded, then cut regardless.
+      await Promise.race([this.client.quit().catch(() => undefined), new Promise((r) => setTimeout(r, this.timeoutMs))]);
+    }
+    this.client.disconnect();
+  }
+}
