@@ -1,0 +1,177 @@
+/**
+ * Compiles a validated config into a RouteTable: pools, policies, limiters and transforms are
+ * built here, once, so a bad config fails at boot (or reload), never on a request.
+ */
+import type { LoadedConfig } from '../config/load.js';
+import type { RouteConfig } from '../config/schema.js';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { Redactor, stripCredentials } from '../log/redact.js';
+import { compileAuth } from '../policy/auth.js';
+import { compileCors } from '../policy/cors.js';
+import { createRateLimiter } from '../policy/rate-limit.js';
+import { compileTransforms } from '../transforms/index.js';
+import type { PoolRegistry } from '../upstream/dispatcher.js';
+import type { LocationRewrite } from '../upstream/headers.js';
+import { normalisePrefix } from '../config/validate.js';
+import { buildUpstreamTls } from '../tls/upstream.js';
+import { collectSecrets } from './secrets.js';
+import type { CompiledRoute, RouteTable } from './table.js';
+
+export interface CompileDeps {
+  pools: PoolRegistry;
+  log: Logger;
+  env: Record<string, string | undefined>;
+  /** Reused across reloads so secrets learned at run time (OAuth tokens) stay redacted. */
+  redactor?: Redactor;
+}
+
+export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Promise<RouteTable> {
+  const { config } = loaded;
+  const issues: ConfigIssue[] = [];
+  const problem = (p: (string | number)[], message: string) => issues.push({ file: loaded.file, ...loaded.positionOf(p), message });
+
+  const redactor = deps.redactor ?? new Redactor();
+  for (const s of collectSecrets(loaded)) redactor.add(s);
+
+  // Which variables each part of the config misses (spec §3: fail closed per route).
+  const missingClients = new Map<string, string[]>();
+  const missingGlobalEgress: string[] = [];
+  for (const m of loaded.missing) {
+    if (m.path[0] === 'clients' && typeof m.path[1] === 'string') {
+      missingClients.set(m.path[1], [...(missingClients.get(m.path[1]) ?? []), m.name]);
+    } else if (m.path[0] === 'egress') missingGlobalEgress.push(m.name);
+    else if (m.path[0] === 'server' || m.path[0] === 'log') problem(m.path, `variable ${m.name} is not set (needed to start the listener)`);
+  }
+  const tokens: Record<string, string> = {};
+  for (const [name, token] of Object.entries(config.clients)) if (!missingClients.has(name) && token) tokens[name] = token;
+
+  const routes: CompiledRoute[] = [];
+  const acquired: CompiledRoute[] = [];
+  for (const [i, rc] of config.routes.entries()) {
+    const name = rc.name ?? rc.prefix;
+    const missing = new Set<string>();
+    for (const m of loaded.missing) if (m.path[0] === 'routes' && m.path[1] === i) missing.add(m.name);
+    if (Array.isArray(rc.auth)) for (const c of rc.auth) for (const v of missingClients.get(c) ?? []) missing.add(v);
+    if (!rc.egress?.proxy) for (const v of missingGlobalEgress) missing.add(v);
+    try {
+      const r = await compileRoute(rc, name, missing.size ? [...missing] : undefined, loaded, deps, tokens, redactor);
+      routes.push(r);
+      acquired.push(r);
+    } catch (err) {
+      problem(['routes', i, (err as { configKey?: string }).configKey ?? 'upstream'], `route "${name}": ${(err as Error).message}`);
+    }
+  }
+  const dispose = async () => {
+    await Promise.all(acquired.map(async (r) => {
+      await deps.pools.release(r.pool);
+      await r.rateLimit?.limiter.close();
+    }));
+  };
+  if (issues.length) {
+    await dispose();
+    throw new ConfigError(issues);
+  }
+
+  routes.sort((a, b) => b.prefix.length - a.prefix.length);
+  const bases = [...new Set(config.server.basePaths.map(normalisePrefix))].sort((a, b) => (b === '/' ? -1 : a === '/' ? 1 : b.length - a.length));
+  return {
+    config,
+    file: loaded.file,
+    routes,
+    bases,
+    healthPath: normalisePrefix(config.server.healthPath),
+    readyPath: normalisePrefix(config.server.readyPath),
+    metricsPath: config.server.metricsPath ? normalisePrefix(config.server.metricsPath) : undefined,
+    redactor,
+    maxBodySize: config.server.limits.maxBodySize,
+    sendTimeout: config.server.limits.sendTimeout,
+    trustProxy: config.server.trustProxy,
+    dispose,
+  };
+}
+
+async function compileRoute(
+  rc: RouteConfig,
+  name: string,
+  disabled: string[] | undefined,
+  loaded: LoadedConfig,
+  deps: CompileDeps,
+  tokens: Record<string, string>,
+  _redactor: Redactor,
+): Promise<CompiledRoute> {
+  const up = new URL(rc.upstream);
+  const origin = up.origin;
+  const upstreamPath = up.pathname.replace(/\/+$/, '');
+  const prefix = normalisePrefix(rc.prefix);
+  const egress = rc.egress?.proxy ?? loaded.config.egress.proxy;
+  let tls;
+  try {
+    tls = buildUpstreamTls(rc.tls, loaded.dir);
+  } catch (err) {
+    throw Object.assign(new Error((err as Error).message), { configKey: 'tls' });
+  }
+  const tlsKey = rc.tls ? JSON.stringify(rc.tls) : '';
+  const pool = deps.pools.acquire({ origin, tls, tlsKey, egress, connectTimeout: rc.connectTimeout, env: deps.env });
+  const info = { name, prefix, upstream: rc.upstream };
+  const methods = rc.methods ? new Set<string>(rc.methods) : undefined;
+  let transform;
+  try {
+    transform = await compileTransforms(rc.transforms, {
+      route: info,
+      configDir: loaded.dir,
+      maxTransformSize: loaded.config.server.maxTransformSize,
+      log: deps.log,
+    });
+  } catch (err) {
+    await deps.pools.release(pool);
+    throw Object.assign(new Error((err as Error).message), { configKey: 'transforms' });
+  }
+  const locations = new Map<string, LocationRewrite>();
+  const upstreamBase = origin + upstreamPath;
+  return {
+    name,
+    prefix,
+    info,
+    config: rc,
+    disabled,
+    origin,
+    upstreamPath,
+    stripPrefix: rc.stripPrefix,
+    methods,
+    allowHeader: methods ? [...methods].join(', ') : '',
+    auth: compileAuth(rc.auth, tokens),
+    cors: rc.cors ? compileCors(rc.cors, rc.methods) : undefined,
+    rateLimit: rc.rateLimit ? { limiter: createRateLimiter(rc.rateLimit, { route: name, log: deps.log }), by: rc.rateLimit.by } : undefined,
+    headerPlan: {
+      remove: new Set(rc.headers.remove.map((h) => h.toLowerCase())),
+      set: Object.entries(rc.headers.set).map(([k, v]) => [k.toLowerCase(), v] as const),
+      forwardClientIp: rc.forwardClientIp,
+    },
+    pool,
+    egress: pool.egress.describe ?? stripCredentials(egress),
+    firstByteTimeout: rc.firstByteTimeout,
+    idleTimeout: rc.idleTimeout,
+    timeout: rc.timeout,
+    retries: rc.retries,
+    forwardClientIp: rc.forwardClientIp,
+    forwardPrefix: rc.forwardPrefix,
+    transform,
+    errorContext: {
+      upstream: upstreamBase,
+      egress: pool.egress.describe,
+      firstByteTimeout: rc.firstByteTimeout,
+      idleTimeout: rc.idleTimeout,
+      timeout: rc.timeout,
+    },
+    locationFor(base) {
+      let l = locations.get(base);
+      if (!l) {
+        const pub = (base + (rc.stripPrefix ? (prefix === '/' ? '' : prefix) : '')) || '';
+        l = { upstreamBase, upstreamPath, publicBase: pub };
+        locations.set(base, l);
+      }
+      return l;
+    },
+  };
+}

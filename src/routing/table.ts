@@ -1,0 +1,59 @@
+/** The compiled, immutable route table: what the hot path reads. Built once per config load. */
+import type { AuthPolicy } from '../policy/auth.js';
+import type { CorsPolicy } from '../policy/cors.js';
+import type { RateLimiter } from '../policy/rate-limit.js';
+import type { UpstreamPool } from '../upstream/dispatcher.js';
+import type { LocationRewrite, RequestHeaderPlan } from '../upstream/headers.js';
+import type { UpstreamErrorContext } from '../upstream/errors.js';
+import type { RouteInfo, TransformPlanner } from '../transforms/types.js';
+import type { Redactor } from '../log/redact.js';
+import type { RelayConfig, RouteConfig } from '../config/schema.js';
+
+export interface CompiledRoute {
+  name: string;
+  /** Normalised prefix (no trailing slash; `/` for the root). */
+  prefix: string;
+  info: RouteInfo;
+  config: RouteConfig;
+  /** Variables the route needs that are not set: the route answers 503 route_disabled. */
+  disabled: string[] | undefined;
+  origin: string;
+  /** Upstream base path without trailing slash ('' for the root). */
+  upstreamPath: string;
+  stripPrefix: boolean;
+  methods: ReadonlySet<string> | undefined;
+  allowHeader: string;
+  auth: AuthPolicy;
+  cors: CorsPolicy | undefined;
+  rateLimit: { limiter: RateLimiter; by: 'client' | 'ip' } | undefined;
+  headerPlan: RequestHeaderPlan;
+  pool: UpstreamPool;
+  egress: string;
+  firstByteTimeout: number;
+  idleTimeout: number;
+  timeout: number;
+  retries: number;
+  forwardClientIp: boolean;
+  forwardPrefix: boolean;
+  transform: TransformPlanner | undefined;
+  errorContext: UpstreamErrorContext;
+  locationFor(base: string): LocationRewrite;
+}
+
+export interface RouteTable {
+  config: RelayConfig;
+  file: string;
+  /** Longest first. */
+  routes: CompiledRoute[];
+  /** Base paths, normalised, longest first. */
+  bases: string[];
+  healthPath: string;
+  readyPath: string;
+  metricsPath: string | undefined;
+  redactor: Redactor;
+  maxBodySize: number;
+  sendTimeout: number;
+  trustProxy: boolean;
+  /** Release pools and limiters (called when a newer table replaced this one). */
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,224 @@
+/**
+ * The request handler: accept → id → base path → health/ready → path safety → route → CORS →
+ * disabled → method → origin policy → auth → rate limit → forward. It is the one catch-all
+ * boundary: nothing a client sends can throw past it.
+ */
+import type { Logger } from '../log/logger.js';
+import { RelayError } from '../errors.js';
+import { clientIp } from '../net/client-ip.js';
+import { matchRoute, stripBase } from '../routing/match.js';
+import { splitTarget, unsafePathReason } from '../routing/path.js';
+import type { CompiledRoute, RouteTable } from '../routing/table.js';
+import { forward, limitBody } from '../upstream/forward.js';
+import { upstreamRequestHeaders } from '../upstream/headers.js';
+import { logAccess } from './access-log.js';
+import type { AnyRequest, AnyResponse, ClientRequest, ClientResponse, Exchange } from './context.js';
+import { requestIdFor } from './request-id.js';
+import { sendError, sendJson } from './respond.js';
+import type { RateResult } from '../policy/rate-limit.js';
+
+export interface RelayState {
+  table: RouteTable;
+  phase: 'starting' | 'ready' | 'draining';
+  active: number;
+  version: string;
+  startedAt: number;
+  log: Logger;
+  /** Optional endpoint handlers (metrics), looked up after health/ready. */
+  extraEndpoints?: Map<string, (x: Exchange) => void>;
+  onExchangeDone?: (x: Exchange) => void;
+  onIdle?: () => void;
+}
+
+const hooks = {
+  sendError,
+  done: (x: Exchange) => {
+    const state = (x as Exchange & { state: RelayState }).state;
+    state.active--;
+    logAccess(x);
+    state.onExchangeDone?.(x);
+    if (state.active === 0) state.onIdle?.();
+  },
+};
+
+export function createHandler(state: RelayState): (req: AnyRequest, res: AnyResponse) => void {
+  return (rawReq, rawRes) => {
+    const req = rawReq as ClientRequest;
+    const res = rawRes as ClientResponse;
+    const table = state.table; // in-flight exchanges keep the table they started with
+    const requestId = requestIdFor(req.headers['x-request-id']);
+    const x: Exchange & { state: RelayState } = {
+      req,
+      res,
+      table,
+      route: undefined,
+      requestId,
+      start: performance.now(),
+      upstreamStart: 0,
+      upstreamHeadersAt: 0,
+      method: req.method ?? 'GET',
+      path: '',
+      query: '',
+      base: '',
+      ip: clientIp(req.socket?.remoteAddress, req.headers['x-forwarded-for'], table.trustProxy),
+      client: undefined,
+      relayHeaders: { 'x-request-id': requestId },
+      bytesIn: 0,
+      bytesOut: 0,
+      status: 0,
+      outcome: undefined,
+      log: state.log,
+      state,
+    };
+    state.active++;
+    try {
+      route(x, state);
+    } catch (err) {
+      // A bug must cost one request, never the process.
+      state.log.error({ err, req_id: requestId }, 'unexpected error while handling a request');
+      if (!res.headersSent) sendError(x, new RelayError('internal_error', 'internal relay error'));
+      else res.destroy();
+      hooks.done(x);
+    }
+  };
+}
+
+function reject(x: Exchange, err: RelayError): void {
+  sendError(x, err);
+  hooks.done(x);
+}
+
+function route(x: Exchange & { state: RelayState }, state: RelayState): void {
+  const { req, table } = x;
+  const target = splitTarget(req.url ?? '/');
+  if (!target) return reject(x, new RelayError('bad_request', 'malformed request target'));
+  x.path = target.path;
+  x.query = target.query;
+  const bad = unsafePathReason(target.path);
+  if (bad) return reject(x, new RelayError('bad_request', `refused path: ${bad}`));
+  const sb = stripBase(target.path, table.bases);
+  if (!sb) return reject(x, new RelayError('no_route', `no route for ${target.path}`));
+  x.base = sb.base;
+  const rest = sb.rest;
+
+  if (rest === table.healthPath) return endpoint(x, () => health(x, state));
+  if (rest === table.readyPath) return endpoint(x, () => ready(x, state));
+  const extra = state.extraEndpoints?.get(rest);
+  if (extra) return endpoint(x, () => extra(x));
+
+  const r = matchRoute(rest, table.routes);
+  if (!r) return reject(x, new RelayError('no_route', `no route for ${rest}`));
+  x.route = r;
+  const origin = req.headers.origin;
+
+  // Preflight: answered here, needs no token, never reaches upstream.
+  if (x.method === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined) {
+    if (!r.cors || !r.cors.allows(origin)) return reject(x, new RelayError('forbidden', `origin ${origin} is not allowed on route ${r.name}`));
+    const h = r.cors.preflightHeaders(origin, req.headers['access-control-request-headers'] as string | undefined);
+    x.status = 204;
+    x.res.writeHead(204, { ...h, vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers', 'x-request-id': x.requestId, 'content-length': '0' });
+    x.res.end();
+    return hooks.done(x);
+  }
+  if (origin !== undefined) {
+    if (r.cors?.allows(origin)) Object.assign(x.relayHeaders, r.cors.responseHeaders(origin));
+    else if (!r.disabled) return reject(x, new RelayError('forbidden', `origin ${origin} is not allowed on route ${r.name}`));
+  }
+  // Disabled routes answer before token checks: it may be the token variable that is missing.
+  if (r.disabled) return reject(x, new RelayError('route_disabled', `route ${r.name} is disabled: variable ${r.disabled.join(', ')} is not set`));
+  if (r.methods && !r.methods.has(x.method)) {
+    return reject(x, new RelayError('method_not_allowed', `method ${x.method} is not allowed on route ${r.name}`, { headers: { allow: r.allowHeader } }));
+  }
+  const auth = r.auth.check(req.headers);
+  if (auth instanceof RelayError) return reject(x, auth);
+  if (auth) x.client = auth.client;
+
+  if (r.rateLimit) {
+    const key = r.rateLimit.by === 'client' && x.client ? `c:${x.client}` : `ip:${x.ip}`;
+    const result = r.rateLimit.limiter.consume(key);
+    if (result instanceof Promise) {
+      result.then(
+        (rr) => afterLimit(x, r, rr, auth?.via),
+        (err) => {
+          x.log.warn({ err }, 'rate limiter failed; letting the request through');
+          proceed(x, r, auth?.via);
+        },
+      );
+      return;
+    }
+    return afterLimit(x, r, result, auth?.via);
+  }
+  proceed(x, r, auth?.via);
+}
+
+function afterLimit(x: Exchange, r: CompiledRoute, rr: RateResult, via: string | undefined): void {
+  x.relayHeaders['ratelimit-limit'] = String(rr.limit);
+  x.relayHeaders['ratelimit-remaining'] = String(rr.remaining);
+  x.relayHeaders['ratelimit-reset'] = String(rr.resetSeconds);
+  if (!rr.allowed) {
+    return reject(x, new RelayError('rate_limited', `rate limit of route ${r.name} exceeded; retry in ${rr.retryAfterSeconds}s`, { headers: { 'retry-after': String(rr.retryAfterSeconds) } }));
+  }
+  if (x.res.destroyed) return hooks.done(x);
+  proceed(x, r, via);
+}
+
+function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
+  const { req, table } = x;
+  const cl = req.headers['content-length'];
+  let body: import('node:stream').Readable | null = null;
+  if (cl !== undefined) {
+    const n = Number(cl);
+    if (n > table.maxBodySize) return reject(x, new RelayError('body_too_large', `request body of ${n} bytes exceeds maxBodySize (${table.maxBodySize} bytes)`));
+    x.bytesIn = n;
+    if (n > 0) body = req;
+  } else if (req.headers['transfer-encoding'] !== undefined || (req.httpVersionMajor === 2 && !req.readableEnded && x.method !== 'GET' && x.method !== 'HEAD')) {
+    body = limitBody(req, table.maxBodySize, (err) => {
+      x.outcome = err.message;
+      if (!x.res.headersSent) sendError(x, err);
+    });
+  }
+  const rest = stripBase(x.path, table.bases)!.rest;
+  const tail = r.stripPrefix ? (r.prefix === '/' ? rest : rest.slice(r.prefix.length)) : rest;
+  // Joined as strings after the safety check: never new URL(clientPath, base).
+  const upstreamPath = (r.upstreamPath + tail || '/') + x.query;
+  const fwd = r.forwardClientIp || r.forwardPrefix
+    ? {
+        clientIp: x.ip,
+        proto: (req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http',
+        host: (req.headers.host ?? req.headers[':authority']) as string | undefined,
+        priorXff: table.trustProxy ? (req.headers['x-forwarded-for'] as string | undefined) : undefined,
+        prefix: r.forwardPrefix ? x.base + (r.prefix === '/' ? '' : r.prefix) : undefined,
+      }
+    : undefined;
+  let headers;
+  try {
+    headers = upstreamRequestHeaders(req.headers, r.headerPlan, via, fwd, x.requestId);
+  } catch (err) {
+    return reject(x, new RelayError('bad_request', `invalid request header: ${(err as Error).message}`));
+  }
+  forward(x, { method: x.method, path: upstreamPath, headers, body }, hooks);
+}
+
+function endpoint(x: Exchange, fn: () => void): void {
+  fn();
+  hooks.done(x);
+}
+
+function health(x: Exchange, state: RelayState): void {
+  const routes = state.table.routes;
+  sendJson(x, 200, {
+    status: 'ok',
+    version: state.version,
+    routes: routes.filter((r) => !r.disabled).length,
+    disabled: routes.filter((r) => r.disabled).map((r) => r.name),
+    uptime: Math.round((Date.now() - state.startedAt) / 1000),
+  });
+}
+
+function ready(x: Exchange, state: RelayState): void {
+  const ok = state.phase === 'ready';
+  sendJson(x, ok ? 200 : 503, {
+    status: state.phase,
+    routes: state.table.routes.map((r) => ({ name: r.name, state: r.disabled ? 'disabled' : 'ok', ...(r.disabled ? { missing: r.disabled } : {}) })),
+  });
+}

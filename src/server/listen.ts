@@ -1,0 +1,92 @@
+/**
+ * The client-facing listener: node:http, or HTTPS/h2 from the TLS module. Applies the hardening
+ * limits (spec §3 server.limits) and tracks connections for draining.
+ */
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { ServerConfig } from '../config/schema.js';
+import { createHttpsServer, reloadServerTls, type HttpsServer } from '../tls/server.js';
+import type { TlsMaterial } from '../tls/server.js';
+import type { AnyRequest, AnyResponse } from './context.js';
+
+export interface Listener {
+  server: http.Server | HttpsServer;
+  address: AddressInfo;
+  url: string;
+  /** Stop accepting; close idle keep-alive connections. */
+  stopAccepting(): Promise<void>;
+  /** Destroy every remaining connection. */
+  destroyAll(): void;
+  reloadTls(material: TlsMaterial): void;
+  connections(): number;
+}
+
+const OVERLOADED_BODY = JSON.stringify({ error: { type: 'overloaded', message: 'too many connections (maxConnections)', route: null, request_id: null } });
+const OVERLOADED = `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(OVERLOADED_BODY)}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n${OVERLOADED_BODY}`;
+
+export async function listen(
+  cfg: ServerConfig,
+  handler: (req: AnyRequest, res: AnyResponse) => void,
+  tls: TlsMaterial | undefined,
+): Promise<Listener> {
+  const limits = cfg.limits;
+  const server: http.Server | HttpsServer = tls
+    ? createHttpsServer(handler, tls, { http2: cfg.tls?.http2 ?? true, maxHeaderSize: limits.maxHeaderSize })
+    : http.createServer({ maxHeaderSize: limits.maxHeaderSize, noDelay: true, requestTimeout: 0 }, handler);
+
+  const s = server as http.Server;
+  s.headersTimeout = limits.headersTimeout; // slowloris: the head must arrive within this
+  s.requestTimeout = 0; // uploads of long prompts are bounded by maxBodySize, not by a clock
+  s.keepAliveTimeout = limits.keepAliveTimeout;
+
+  const sockets = new Set<Socket>();
+  const onSocket = (sock: Socket) => {
+    if (sockets.size >= limits.maxConnections) {
+      // Past the cap: a clear 503 instead of an unbounded queue. (TLS sockets: just close.)
+      if (!tls) sock.end(OVERLOADED);
+      else sock.destroy();
+      return;
+    }
+    sock.setNoDelay(true);
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
+  };
+  server.on(tls ? 'secureConnection' : 'connection', onSocket);
+  // Never crash on a client's malformed request: answer 400 (Node's default) and move on.
+  server.on('clientError', (err: NodeJS.ErrnoException, sock: Socket) => {
+    if (!sock.writable) return sock.destroy();
+    const code = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    sock.end(`HTTP/1.1 ${code}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.port, cfg.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const shownHost = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
+  return {
+    server,
+    address,
+    url: `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
+    stopAccepting() {
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        (server as http.Server).closeIdleConnections?.();
+      });
+    },
+    destroyAll() {
+      for (const sock of sockets) sock.destroy();
+      (server as http.Server).closeAllConnections?.();
+    },
+    reloadTls(material) {
+      reloadServerTls(server as HttpsServer, material);
+    },
+    connections: () => sockets.size,
+  };
+}
