@@ -82,7 +82,7 @@ export class RedisStore {
   private refs = 0;
   private down = false;
   private closed = false;
-  /** Resolved by the next 'ready'; only awaited before the first connection is up. */
+  /** Only awaited before the first connection attempt has settled. */
   private firstReady: Promise<void>;
   private everReady = false;
 
@@ -101,7 +101,17 @@ export class RedisStore {
       retryStrategy: (times) => Math.min(100 * times, 2000),
     }) as Redis & TakeCommand;
     this.client.defineCommand('aiRelayTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
-    this.firstReady = new Promise((resolve) => this.client.once('ready', resolve));
+    // Settles on the first 'ready' or 'error', whichever comes first: a refused first connect
+    // should fail the waiting takes at once, not at their deadline.
+    this.firstReady = new Promise((resolve) => {
+      const done = () => {
+        this.client.off('ready', done);
+        this.client.off('error', done);
+        resolve();
+      };
+      this.client.on('ready', done);
+      this.client.on('error', done);
+    });
     this.client.on('ready', () => {
       this.everReady = true;
       this.markUp();
