@@ -26,6 +26,25 @@ export interface TransformContext {
   options: Record<string, unknown>;
   log: Logger;
   signal: AbortSignal;
+  /**
+   * Set when the response is a server-sent event stream: `transform` is then called once per
+   * event with that event's `data:` payload as the body, and returned headers are ignored.
+   */
+  event?: { name: string | undefined; id: string | undefined };
+}
+
+/** A transform ready to run: the plugin object plus what the relay needs around it. */
+export interface CompiledTransform {
+  transform: ResponseTransform;
+  /** `options:` from the config, handed to the transform as `ctx.options`. */
+  options: Record<string, unknown>;
+  /** Milliseconds before the transform is abandoned and the original body is sent. */
+  timeout: number;
+  /**
+   * Built-ins only: given the first bytes of an uncompressed body, may say early that the
+   * transform has nothing to do, so the body streams through instead of being collected.
+   */
+  wants?(prefix: Buffer, head: { status: number; headers: Headers }): boolean;
 }
 
 /** Where a transform session writes the (possibly rewritten) response. Provided by the core. */
