@@ -94,6 +94,8 @@ async function bundleEntry(entry, outfile, manifest) {
     define: {
       'import.meta.url': '__ai_relay_import_meta_url',
       __AI_RELAY_NATIVE__: JSON.stringify(manifest),
+      // src/version.ts reads package.json at run time; the binary has no package.json beside it.
+      __AI_RELAY_VERSION__: JSON.stringify(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version),
     },
     plugins: [sharpInSea()],
     legalComments: 'none',
