@@ -168,7 +168,12 @@ function finish(
   secretValues: string[],
   positionOf: (p: ConfigPath) => { line: number; col: number },
 ): LoadedConfig {
-  const { errors, warnings } = crossValidate(config);
+  const found = crossValidate(config);
+  // Findings inside a route that misses a variable belong to a disabled route (fail closed, 503).
+  const inDisabled = (p: ConfigPath) =>
+    !opts.strict && p[0] === 'routes' && missing.some((m) => m.path[0] === 'routes' && m.path[1] === p[1]);
+  const errors = found.errors.filter((f) => !inDisabled(f.path));
+  const warnings = found.warnings;
   const toIssue = (f: { path: ConfigPath; message: string }) => ({ file: displayFile, ...positionOf(f.path), message: f.message });
   if (errors.length) throw new ConfigError(sortIssues(errors.map(toIssue)));
   const abs = opts.abs ?? path.resolve(displayFile);

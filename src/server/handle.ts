@@ -125,7 +125,7 @@ function route(x: Exchange & { state: RelayState }, state: RelayState): void {
     else if (!r.disabled) return reject(x, new RelayError('forbidden', `origin ${origin} is not allowed on route ${r.name}`));
   }
   // Disabled routes answer before token checks: it may be the token variable that is missing.
-  if (r.disabled) return reject(x, new RelayError('route_disabled', `route ${r.name} is disabled: variable ${r.disabled.join(', ')} is not set`));
+  if (r.disabled) return reject(x, new RelayError('route_disabled', `route ${r.name} is disabled: ${r.disabled.length > 1 ? 'variables' : 'variable'} ${r.disabled.join(', ')} ${r.disabled.length > 1 ? 'are' : 'is'} not set`));
   if (r.methods && !r.methods.has(x.method)) {
     return reject(x, new RelayError('method_not_allowed', `method ${x.method} is not allowed on route ${r.name}`, { headers: { allow: r.allowHeader } }));
   }

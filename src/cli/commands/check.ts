@@ -1,0 +1,22 @@
+/** `ai-relay check`: validate the config and print the route table (spec §2). */
+import { Command } from 'commander';
+import chalk from 'chalk';
+import { loadEnv } from '../../config/env.js';
+import { loadConfigFile } from '../../config/load.js';
+import { formatIssue } from '../../errors.js';
+import { configOptions } from '../program.js';
+import { describeRoutes } from '../route-table.js';
+
+export function checkCommand(): Command {
+  return configOptions(new Command('check'))
+    .description('validate the config and print the route table; exit 1 listing every error as FILE:LINE:COL')
+    .option('--strict', 'treat unset variables as errors')
+    .action(async (opts: { config: string; envFile?: string; strict?: boolean }) => {
+      const env = loadEnv(opts.envFile ?? '.env', process.env, opts.envFile !== undefined);
+      const loaded = loadConfigFile(opts.config, { env, strict: opts.strict ?? false });
+      const out = process.stdout;
+      out.write(describeRoutes(loaded));
+      for (const w of loaded.warnings) out.write(`${chalk.yellow('warning')} ${formatIssue({ ...w, file: opts.config })}\n`);
+      out.write(chalk.green(`${opts.config}: OK`) + '\n');
+    });
+}

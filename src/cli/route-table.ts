@@ -1,0 +1,35 @@
+/** The human route table printed by `check` (prefix → upstream, auth, CORS, limit, transforms, egress). */
+import chalk from 'chalk';
+import type { LoadedConfig } from '../config/load.js';
+import { formatDuration } from '../config/units.js';
+import { stripCredentials } from '../log/redact.js';
+
+export function describeRoutes(loaded: LoadedConfig): string {
+  const c = loaded.config;
+  const rows: string[][] = [['ROUTE', 'PREFIX', 'UPSTREAM', 'AUTH', 'CORS', 'RATE LIMIT', 'TRANSFORMS', 'EGRESS', 'STATE']];
+  c.routes.forEach((r, i) => {
+    const missing = loaded.missing.filter(
+      (m) => (m.path[0] === 'routes' && m.path[1] === i) || (m.path[0] === 'clients' && Array.isArray(r.auth) && r.auth.includes(String(m.path[1]))),
+    );
+    rows.push([
+      r.name ?? r.prefix,
+      r.prefix,
+      r.upstream,
+      r.auth === 'none' ? chalk.yellow('OPEN (none)') : r.auth.join(','),
+      r.cors ? r.cors.origins.join(',') : '-',
+      r.rateLimit ? `${r.rateLimit.requests}/${formatDuration(r.rateLimit.per)} by ${r.rateLimit.by}${r.rateLimit.store !== 'memory' ? ' (redis)' : ''}` : '-',
+      r.transforms.length ? r.transforms.map((t) => ('module' in t ? `module:${t.module}` : Object.keys(t)[0])).join(',') : '-',
+      stripCredentials(r.egress?.proxy ?? c.egress.proxy),
+      missing.length ? chalk.red(`disabled: ${[...new Set(missing.map((m) => m.name))].join(',')} unset`) : chalk.green('ok'),
+    ]);
+  });
+  const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+  const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => plain(r[j]!).length)));
+  const lines = rows.map((r, i) => {
+    const line = r.map((cell, j) => cell + ' '.repeat(widths[j]! - plain(cell).length)).join('  ').trimEnd();
+    return i === 0 ? chalk.bold(line) : line;
+  });
+  const head = `listen ${c.server.tls ? 'https' : 'http'}://${c.server.host}:${c.server.port}  base paths ${c.server.basePaths.join(', ')}\n`;
+  const fp = c.forwardProxy ? `forward proxy on ${c.forwardProxy.host}:${c.forwardProxy.port} allowing ${c.forwardProxy.allow.join(', ')}\n` : '';
+  return head + lines.join('\n') + '\n' + fp;
+}
