@@ -146,7 +146,7 @@ routes:
           all += text;
           if (!reported && all.includes('"n":1')) {
             reported = true;
-            await (window as unknown as { reportFirstChunk(): Promise<void> }).reportFirstChunk();
+            await (globalThis as unknown as { reportFirstChunk(): Promise<void> }).reportFirstChunk();
           }
         }
         return { status: r.status, type: r.headers.get('content-type'), chunks: chunks.length, all };
