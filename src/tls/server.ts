@@ -6,7 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
+import { randomUUID } from 'node:crypto';
 import type { Server as TlsServer } from 'node:tls';
+import { errorBody, RelayError } from '../errors.js';
 
 export type AnyRequest = IncomingMessage | http2.Http2ServerRequest;
 export type AnyResponse = ServerResponse | http2.Http2ServerResponse;
@@ -53,14 +55,44 @@ export function createHttpsServer(handler: TlsRequestHandler, material: TlsMater
       },
     },
     (req, res) => {
-      guardH2Response(res);
+      if (req.httpVersionMajor === 2) {
+        guardH2Response(res);
+        if (opts.maxHeaderSize && headerListSize(req.rawHeaders) > opts.maxHeaderSize) {
+          refuseLargeHead(res, opts.maxHeaderSize);
+          return;
+        }
+      }
       handler(req, res);
     },
   );
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  h2Sessions.set(server, sessions);
   // The HTTP/1.1 fallback runs Node's http connection listener against this server object and
   // reads its limits from the same properties an http.Server has.
   if (opts.maxHeaderSize) (server as unknown as { maxHeaderSize: number }).maxHeaderSize = opts.maxHeaderSize;
   return server;
+}
+
+const h2Sessions = new WeakMap<HttpsServer, Set<http2.ServerHttp2Session>>();
+
+/**
+ * For draining: after `server.close()` (no new connections), ask open connections to finish.
+ * h2 sessions get GOAWAY (streams in flight complete, no new ones start; `server.close()` alone
+ * waits for them forever), idle HTTP/1.1 keep-alive sockets are closed.
+ */
+export function closeIdleHttpsConnections(server: HttpsServer): void {
+  for (const session of h2Sessions.get(server) ?? []) session.close();
+  (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+}
+
+/** Destroys every connection at once (end of the shutdown grace period). */
+export function destroyHttpsConnections(server: HttpsServer): void {
+  for (const session of h2Sessions.get(server) ?? []) session.destroy();
+  (server as { closeAllConnections?: () => void }).closeAllConnections?.();
 }
 
 /**
@@ -74,6 +106,23 @@ export function reloadServerTls(server: HttpsServer, material: TlsMaterial): voi
 /** The protocol a request arrived on, for logs: "h2" or "http/1.1". */
 export function requestProtocol(req: AnyRequest): 'h2' | 'http/1.1' {
   return req.httpVersionMajor === 2 ? 'h2' : 'http/1.1';
+}
+
+/**
+ * Node advertises SETTINGS_MAX_HEADER_LIST_SIZE but does not enforce it on incoming requests, so
+ * the limit HTTP/1.1 clients get from the parser is applied here, measured as RFC 9113 §6.5.2
+ * does (name + value + 32 octets per field).
+ */
+function headerListSize(raw: readonly string[]): number {
+  let size = 0;
+  for (let i = 0; i + 1 < raw.length; i += 2) size += raw[i]!.length + raw[i + 1]!.length + 32;
+  return size;
+}
+
+function refuseLargeHead(res: http2.Http2ServerResponse, limit: number): void {
+  const err = new RelayError('header_too_large', `request headers exceed ${limit} bytes (server.limits.maxHeaderSize)`);
+  res.writeHead(err.status, { 'content-type': 'application/json' });
+  res.end(errorBody(err, undefined, randomUUID()));
 }
 
 /**
