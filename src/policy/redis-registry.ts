@@ -30,7 +30,7 @@ export function createRedisRegistry(opts: { timeoutMs?: number } = {}): RedisReg
         store = created;
         stores.set(url, store);
       }
-      return store.acquire();
+      return store.acquire(log);
     },
     get size() {
       return stores.size;

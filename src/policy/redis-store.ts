@@ -76,7 +76,7 @@ export function displayRedisUrl(url: string): string {
 export class RedisStore {
   readonly url: string;
   private readonly client: Redis & TakeCommand;
-  private readonly log: Logger;
+  private log: Logger;
   private readonly timeoutMs: number;
   private readonly onIdle: (() => void) | undefined;
   private refs = 0;
@@ -123,7 +123,12 @@ export class RedisStore {
     });
   }
 
-  acquire(): this {
+  /**
+   * One more user. The newest user's logger wins: after a config reload the old relay's logger
+   * may be gone, and in one process every relay logs to the same place anyway.
+   */
+  acquire(log?: Logger): this {
+    if (log) this.log = log;
     this.refs++;
     return this;
   }
