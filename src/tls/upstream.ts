@@ -34,11 +34,19 @@ export function buildUpstreamTls(routeTls: UpstreamTlsConfig | undefined, config
     opts.secureContext = createSecureContext({
       // Added to, never replacing, the public roots: GigaChat's Russian Trusted Root CA has to
       // sit beside the CAs every other upstream (and the egress proxy) relies on.
-      ...(ca ? { ca: [...rootCertificates, ...extraCaFromEnv(), ...ca] } : {}),
+      ...(ca ? { ca: caBundle(ca) } : {}),
       ...(client ?? {}),
     });
   }
   return opts;
+}
+
+/**
+ * The trust list for a route with `tls.ca`: Node's bundled roots, NODE_EXTRA_CA_CERTS (which
+ * `tls.rootCertificates` leaves out although Node's default store has it), then the route's CAs.
+ */
+export function caBundle(extra: readonly string[]): string[] {
+  return [...rootCertificates, ...extraCaFromEnv(), ...extra];
 }
 
 /** Human-readable warnings for a route's TLS settings, for `serve` startup and `check`. */
@@ -84,10 +92,7 @@ function readClientPair(certPath: string, keyPath: string): { cert: string; key:
   return { cert, key };
 }
 
-/**
- * `tls.rootCertificates` leaves out NODE_EXTRA_CA_CERTS, which Node's default store includes;
- * keep it, so setting `ca` on a route never takes trust away.
- */
+/** Read per call, so setting `ca` on a route never takes away trust the operator configured. */
 function extraCaFromEnv(): string[] {
   const file = process.env['NODE_EXTRA_CA_CERTS'];
   if (!file) return [];
