@@ -11,7 +11,10 @@ import { compileAuth } from '../policy/auth.js';
 import { compileCors } from '../policy/cors.js';
 import { createRateLimiter } from '../policy/rate-limit.js';
 import { compileTransforms } from '../transforms/index.js';
-import type { PoolRegistry } from '../upstream/dispatcher.js';
+import type { PoolRegistry, UpstreamPool } from '../upstream/dispatcher.js';
+import { createKeyPool } from '../upstream/credentials/key-pool.js';
+import { createOAuthSource } from '../upstream/credentials/oauth.js';
+import type { CredentialSource } from '../upstream/credentials/types.js';
 import type { LocationRewrite } from '../upstream/headers.js';
 import { normalisePrefix } from '../config/validate.js';
 import { buildUpstreamTls } from '../tls/upstream.js';
@@ -65,6 +68,8 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
   const dispose = async () => {
     await Promise.all(acquired.map(async (r) => {
       await deps.pools.release(r.pool);
+      if (r.tokenPool) await deps.pools.release(r.tokenPool);
+      r.credentials?.close();
       await r.rateLimit?.limiter.close();
     }));
   };
@@ -127,6 +132,14 @@ async function compileRoute(
     await deps.pools.release(pool);
     throw Object.assign(new Error((err as Error).message), { configKey: 'transforms' });
   }
+  let credentials: CredentialSource | undefined;
+  let tokenPool: UpstreamPool | undefined;
+  if (rc.keys) credentials = createKeyPool(rc.keys, { route: name, log: deps.log });
+  else if (rc.oauth && !disabled) {
+    // The token endpoint is its own origin, reached with the route's TLS and egress (spec §10).
+    tokenPool = deps.pools.acquire({ origin: new URL(rc.oauth.tokenUrl).origin, tls, tlsKey, egress, connectTimeout: rc.connectTimeout, env: deps.env });
+    credentials = createOAuthSource(rc.oauth, { route: name, dispatcher: tokenPool.dispatcher, egress: tokenPool.egress.describe, log: deps.log, redactor: _redactor });
+  }
   const locations = new Map<string, LocationRewrite>();
   const upstreamBase = origin + upstreamPath;
   return {
@@ -149,11 +162,14 @@ async function compileRoute(
       forwardClientIp: rc.forwardClientIp,
     },
     pool,
+    tokenPool,
     egress: pool.egress.describe ?? stripCredentials(egress),
     firstByteTimeout: rc.firstByteTimeout,
     idleTimeout: rc.idleTimeout,
     timeout: rc.timeout,
     retries: rc.retries,
+    heartbeat: rc.heartbeat ?? 0,
+    credentials,
     forwardClientIp: rc.forwardClientIp,
     forwardPrefix: rc.forwardPrefix,
     transform,

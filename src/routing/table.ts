@@ -5,6 +5,7 @@ import type { RateLimiter } from '../policy/rate-limit.js';
 import type { UpstreamPool } from '../upstream/dispatcher.js';
 import type { LocationRewrite, RequestHeaderPlan } from '../upstream/headers.js';
 import type { UpstreamErrorContext } from '../upstream/errors.js';
+import type { CredentialSource } from '../upstream/credentials/types.js';
 import type { RouteInfo, TransformPlanner } from '../transforms/types.js';
 import type { Redactor } from '../log/redact.js';
 import type { RelayConfig, RouteConfig } from '../config/schema.js';
@@ -28,11 +29,17 @@ export interface CompiledRoute {
   rateLimit: { limiter: RateLimiter; by: 'client' | 'ip' } | undefined;
   headerPlan: RequestHeaderPlan;
   pool: UpstreamPool;
+  /** Pool for the OAuth token endpoint (route TLS + egress). */
+  tokenPool: UpstreamPool | undefined;
   egress: string;
   firstByteTimeout: number;
   idleTimeout: number;
   timeout: number;
   retries: number;
+  /** SSE keep-alive interval (0 = off). */
+  heartbeat: number;
+  /** Key pool or OAuth token source; undefined when the route uses static headers only. */
+  credentials: CredentialSource | undefined;
   forwardClientIp: boolean;
   forwardPrefix: boolean;
   transform: TransformPlanner | undefined;

@@ -196,7 +196,43 @@ function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
   } catch (err) {
     return reject(x, new RelayError('bad_request', `invalid request header: ${(err as Error).message}`));
   }
-  forward(x, { method: x.method, path: upstreamPath, headers, body }, hooks);
+  const accept = req.headers.accept;
+  const wantsSse = typeof accept === 'string' && accept.includes('text/event-stream');
+  // Keep the body in memory only where it buys something: a replay on a fresh key/token, or
+  // seeing `"stream": true` for an early SSE start. Bounded; larger bodies stream as usual.
+  const keep = Math.max(r.credentials?.replayLimit ?? 0, r.heartbeat && isJson(req.headers['content-type']) ? SNIFF_LIMIT : 0);
+  if (body === req && x.bytesIn <= keep) {
+    collect(req, (buf) => {
+      if (!buf) return hooks.done(x); // the client went away while uploading
+      const wantsStream = wantsSse || (r.heartbeat > 0 && STREAM_TRUE.test(buf.toString('latin1')));
+      forward(x, { method: x.method, path: upstreamPath, headers, body: buf, wantsStream }, hooks);
+    });
+    return;
+  }
+  forward(x, { method: x.method, path: upstreamPath, headers, body, wantsStream: wantsSse }, hooks);
+}
+
+const SNIFF_LIMIT = 1024 * 1024;
+const STREAM_TRUE = /"stream"\s*:\s*true/;
+
+function isJson(ct: string | undefined): boolean {
+  return typeof ct === 'string' && ct.includes('json');
+}
+
+function collect(req: ClientRequest, cb: (buf: Buffer | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let done = false;
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.once('end', () => {
+    if (!done) cb(Buffer.concat(chunks));
+    done = true;
+  });
+  const gone = () => {
+    if (!done) cb(undefined);
+    done = true;
+  };
+  req.once('error', gone);
+  req.once('close', gone);
 }
 
 function endpoint(x: Exchange, fn: () => void): void {

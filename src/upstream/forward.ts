@@ -1,23 +1,32 @@
 /**
  * Forwards one exchange to its upstream with undici's dispatch API (the lowest-overhead path,
  * see performance.md §6) and streams the response back with backpressure. Nothing is buffered on
- * the pass-through path; a transform session gets the body only when its planner matched.
+ * the pass-through path; a transform or scrub session gets the body only when it matched.
+ *
+ * Per attempt: take a credential lease → dispatch → on the response head, report the status to
+ * the lease (a rejected key/token may retry once on a fresh lease while nothing was sent) →
+ * stream. Connect failures retry with jittered backoff (nothing reached the upstream).
  */
 import { Transform, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { RelayError } from '../errors.js';
+import { errorBody, RelayError } from '../errors.js';
 import type { Exchange } from '../server/context.js';
 import { CONNECT_FAILURES, errorCode, mapUpstreamError } from './errors.js';
 import { downstreamResponseHeaders, type OutHeaders } from './headers.js';
 import type { TransformSession, ResponseSink } from '../transforms/types.js';
+import type { Lease } from './credentials/types.js';
+import { createScrubSession } from './scrub.js';
+import { createHeartbeat, type Heartbeat } from './heartbeat.js';
 
 export interface ForwardRequest {
   method: string;
   /** Path + query for the upstream (already joined and checked). */
   path: string;
   headers: OutHeaders;
-  /** null for bodiless requests. */
+  /** null for bodiless requests; a Buffer when it was kept for replay. */
   body: Readable | Buffer | null;
+  /** The client asked for a stream (Accept: text/event-stream or JSON "stream": true). */
+  wantsStream: boolean;
 }
 
 export interface ForwardHooks {
@@ -28,22 +37,33 @@ export interface ForwardHooks {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+const EVENT_STREAM = 'text/event-stream';
 
 export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): void {
   const route = x.route!;
   const res = x.res;
   let attempt = 0;
+  let credentialRetried = false;
+  let discard = false; // the current upstream answer is being dropped for a retry
   let controller: Dispatcher.DispatchController | undefined;
   let clientGone = false;
   let finished = false;
   let started = false; // response head written to the client
+  let early = false; // an early `200 text/event-stream` was sent before upstream headers
   let session: TransformSession | null = null;
+  let lease: Lease | undefined;
   let totalTimer: NodeJS.Timeout | undefined;
+  let earlyTimer: NodeJS.Timeout | undefined;
+  let heartbeat: Heartbeat | undefined;
+  let sendTimer: NodeJS.Timeout | undefined;
 
   const finish = () => {
     if (finished) return;
     finished = true;
     if (totalTimer) clearTimeout(totalTimer);
+    if (earlyTimer) clearTimeout(earlyTimer);
+    if (sendTimer) clearTimeout(sendTimer);
+    heartbeat?.stop();
     hooks.done(x);
   };
 
@@ -70,17 +90,45 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
   const fail = (err: unknown) => {
     if (finished || clientGone) return finish();
     const mapped = mapUpstreamError(err, route.errorContext);
+    if (early && !started) {
+      // The client already has `200 text/event-stream`: deliver the error as an SSE event.
+      x.outcome = `error after early start: ${mapped.message}`;
+      heartbeat?.stop();
+      const data = x.table.redactor.scrub(errorBody(mapped, route.name, x.requestId));
+      res.end(`event: error\ndata: ${data}\n\n`);
+      return finish();
+    }
     if (!started) {
       x.outcome = mapped.message;
       hooks.sendError(x, mapped);
-      finish();
-    } else {
-      // After the head was sent the only honest signal is a broken stream, never a clean end.
-      x.outcome = `stream cut: ${mapped.message}`;
-      if (session) session.error(mapped);
-      else res.destroy(mapped);
-      finish();
+      return finish();
     }
+    // After the head was sent the only honest signal is a broken stream, never a clean end.
+    x.outcome = `stream cut: ${mapped.message}`;
+    if (session) session.error(mapped);
+    else res.destroy(mapped);
+    finish();
+  };
+
+  /** Writes with backpressure; a client that reads nothing for sendTimeout is dropped. */
+  const write = (chunk: Buffer, c: Dispatcher.DispatchController | undefined): boolean => {
+    x.bytesOut += chunk.length;
+    if (res.write(chunk)) return true;
+    if (!sendTimer && x.table.sendTimeout > 0) {
+      sendTimer = setTimeout(() => {
+        x.outcome = `client read nothing for ${x.table.sendTimeout}ms (sendTimeout)`;
+        controller?.abort(new Error('sendTimeout'));
+        res.destroy();
+      }, x.table.sendTimeout);
+      sendTimer.unref();
+    }
+    c?.pause();
+    res.once('drain', () => {
+      if (sendTimer) clearTimeout(sendTimer);
+      sendTimer = undefined;
+      c?.resume();
+    });
+    return false;
   };
 
   const sink: ResponseSink = {
@@ -89,10 +137,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
       x.status = status;
       writeHead(x, status, headers);
     },
-    write(chunk) {
-      x.bytesOut += chunk.length;
-      return res.write(chunk);
-    },
+    write: (chunk) => write(chunk, undefined),
     onDrain(cb) {
       res.once('drain', cb);
     },
@@ -111,34 +156,50 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
     },
     onResponseStart(c, status, headers) {
       if (status < 200) return; // 1xx informational (e.g. 100 Continue from upstream)
+      if (lease && !credentialRetried && !started && !early && isReplayable(fr.body)) {
+        if (lease.report(status, headers as Record<string, string>) === 'retry') {
+          credentialRetried = true;
+          discard = true;
+          c.abort(new Error('retrying on a fresh credential'));
+          return;
+        }
+      } else lease?.report(status, headers as Record<string, string>);
       x.upstreamHeadersAt = performance.now();
+      if (earlyTimer) clearTimeout(earlyTimer);
       const out = downstreamResponseHeaders(headers as Record<string, string | string[]>, route.locationFor(x.base));
-      if (route.transform) {
-        session = route.transform({ status, headers: out }, sink, {
-          route: route.info,
-          log: x.log,
-          requestId: x.requestId,
-          signal: abortSignalFor(res),
-          resume: () => c.resume(),
-        });
-        if (session) return;
+      const isSse = typeof out['content-type'] === 'string' && out['content-type'].startsWith(EVENT_STREAM);
+      if (early) {
+        heartbeat?.stop();
+        if (status >= 200 && status < 300 && isSse) {
+          started = true;
+          x.status = status;
+          heartbeat = route.heartbeat ? createHeartbeat(route.heartbeat, (s) => res.write(s)) : undefined;
+          return;
+        }
+        session = earlyErrorSession(x, status, res, () => (started = true));
+        return;
       }
+      const sessCtx = { route: route.info, log: x.log, requestId: x.requestId, signal: abortSignalFor(res), resume: () => c.resume() };
+      if (status >= 400 && x.table.redactor.size) session = createScrubSession({ status, headers: out }, sink, x.table.redactor);
+      else if (route.transform) session = route.transform({ status, headers: out }, sink, sessCtx);
+      if (session) return;
       started = true;
       x.status = status;
       writeHead(x, status, out);
+      if (isSse && route.heartbeat) heartbeat = createHeartbeat(route.heartbeat, (s) => res.write(s));
     },
     onResponseData(c, chunk) {
+      if (discard) return;
       if (session) {
         if (!session.data(chunk)) c.pause();
         return;
       }
-      x.bytesOut += chunk.length;
-      if (!res.write(chunk)) {
-        c.pause();
-        res.once('drain', () => c.resume());
-      }
+      heartbeat?.saw(chunk);
+      write(chunk, c);
     },
     onResponseEnd() {
+      if (discard) return;
+      heartbeat?.stop();
       if (session) session.end();
       else res.end();
       // The access line is written when the client has the last byte (res 'finish').
@@ -147,7 +208,11 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
     },
     onResponseError(_c, err) {
       controller = undefined;
-      if (!started && !clientGone && attempt < route.retries && retryable(err, fr, x.upstreamHeadersAt === 0)) {
+      if (discard) {
+        discard = false;
+        return dispatch();
+      }
+      if (!started && !early && !clientGone && attempt < route.retries && retryable(err, fr, x.upstreamHeadersAt === 0)) {
         attempt++;
         const delay = Math.min(1000, 50 * 2 ** (attempt - 1)) * (0.5 + Math.random());
         setTimeout(dispatch, delay).unref();
@@ -157,15 +222,17 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
     },
   };
 
-  const dispatch = () => {
-    if (clientGone) return;
+  const send = (l: Lease | undefined) => {
+    if (clientGone || finished) return;
+    lease = l;
+    const headers = l ? { ...fr.headers, [l.header]: l.value } : fr.headers;
     x.upstreamStart = performance.now();
     route.pool.dispatcher.dispatch(
       {
         origin: route.origin,
         method: fr.method,
         path: fr.path,
-        headers: fr.headers as Record<string, string>,
+        headers: headers as Record<string, string>,
         body: fr.body,
         headersTimeout: route.firstByteTimeout,
         bodyTimeout: route.idleTimeout,
@@ -177,7 +244,60 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
       handler,
     );
   };
+
+  const dispatch = () => {
+    if (clientGone || finished) return;
+    const creds = route.credentials;
+    if (!creds) return send(undefined);
+    const l = creds.lease();
+    if (l instanceof RelayError) return fail(l);
+    if (l instanceof Promise) l.then(send, fail);
+    else send(l);
+  };
+
+  if (route.heartbeat && fr.wantsStream) {
+    // Early start: a CDN with a 100 s limit must not cut a model that thinks before its first token.
+    earlyTimer = setTimeout(() => {
+      if (started || early || finished || clientGone) return;
+      early = true;
+      x.status = 200;
+      writeHead(x, 200, { 'content-type': 'text/event-stream; charset=utf-8' });
+      heartbeat = createHeartbeat(route.heartbeat!, (s) => res.write(s));
+      heartbeat.tick();
+    }, route.heartbeat);
+    earlyTimer.unref();
+  }
   dispatch();
+}
+
+/** After an early start, a non-SSE or error upstream answer becomes one `event: error`. */
+function earlyErrorSession(x: Exchange, status: number, res: Exchange['res'], markStarted: () => void): TransformSession {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  return {
+    data(chunk) {
+      if (size < 64 * 1024) chunks.push(chunk);
+      size += chunk.length;
+      return true;
+    },
+    end() {
+      markStarted();
+      x.status = status;
+      const text = x.table.redactor.scrub(Buffer.concat(chunks).toString('utf8').slice(0, 64 * 1024));
+      let upstream: unknown = text;
+      try {
+        upstream = JSON.parse(text);
+      } catch {
+        /* not JSON: send as text */
+      }
+      x.outcome = `upstream answered ${status} after early start`;
+      const doc = { error: { type: 'upstream_error', message: `upstream answered ${status}`, status, upstream, route: x.route?.name, request_id: x.requestId } };
+      res.end(`event: error\ndata: ${JSON.stringify(doc)}\n\n`);
+    },
+    error(err) {
+      res.destroy(err);
+    },
+  };
 }
 
 /** Connect failures never reached the upstream: retry any method. Others only if idempotent and bodiless. */
@@ -185,7 +305,7 @@ function retryable(err: unknown, fr: ForwardRequest, noResponse: boolean): boole
   const code = errorCode(err);
   if (CONNECT_FAILURES.has(code)) return isReplayable(fr.body);
   if (!noResponse) return false;
-  return IDEMPOTENT.has(fr.method) && fr.body === null && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET');
+  return IDEMPOTENT.has(fr.method) && (fr.body === null || Buffer.isBuffer(fr.body)) && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET');
 }
 
 function isReplayable(body: ForwardRequest['body']): boolean {
@@ -201,7 +321,8 @@ export function writeHead(x: Exchange, status: number, headers: OutHeaders): voi
   const relayMs = now - x.start - upstreamMs;
   const h = headers;
   const ct = h['content-type'];
-  if (typeof ct === 'string' && ct.startsWith('text/event-stream')) {
+  const sse = typeof ct === 'string' && ct.startsWith(EVENT_STREAM);
+  if (sse) {
     // SSE must reach the client per chunk: no caching, no proxy buffering (nginx), no transform.
     h['cache-control'] = 'no-cache, no-transform';
     h['x-accel-buffering'] = 'no';
@@ -212,9 +333,7 @@ export function writeHead(x: Exchange, status: number, headers: OutHeaders): voi
   const st = `relay;dur=${relayMs.toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;
   h['server-timing'] = h['server-timing'] ? `${st}, ${h['server-timing']}` : st;
   x.res.writeHead(status, h);
-  if (typeof ct === 'string' && ct.startsWith('text/event-stream')) {
-    x.res.flushHeaders();
-  }
+  if (sse) x.res.flushHeaders();
 }
 
 function abortSignalFor(res: { on(ev: 'close', cb: () => void): unknown; writableFinished: boolean }): AbortSignal {
