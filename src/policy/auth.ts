@@ -32,6 +32,16 @@ export function compileAuth(spec: 'none' | string[], tokens: Record<string, stri
     for (const t of allowed) if (timingSafeEqual(h, t.hash) && found === undefined) found = t.name;
     return found;
   };
+  // Any relay token, on this route or not: one riding in Authorization next to a valid
+  // X-Proxy-Token must still never travel upstream (spec §4 step 5).
+  const relayTokens = Object.values(tokens).map(digest);
+  const isRelayBearer = (a: unknown): boolean => {
+    if (typeof a !== 'string' || a.length <= 7 || a.slice(0, 7).toLowerCase() !== 'bearer ') return false;
+    const h = digest(a.slice(7).trim());
+    let hit = false;
+    for (const t of relayTokens) if (timingSafeEqual(h, t)) hit = true;
+    return hit;
+  };
   const unauthorized = (msg: string) => new RelayError('unauthorized', msg, { headers: { 'www-authenticate': 'Bearer realm="ai-relay"' } });
   return {
     open: false,
@@ -39,7 +49,9 @@ export function compileAuth(spec: 'none' | string[], tokens: Record<string, stri
       const x = headers['x-proxy-token'];
       if (typeof x === 'string' && x.length) {
         const c = find(x);
-        return c ? { client: c, via: 'x-proxy-token' } : unauthorized('invalid relay token (X-Proxy-Token)');
+        if (!c) return unauthorized('invalid relay token (X-Proxy-Token)');
+        // The upstream header plan always drops X-Proxy-Token; naming Authorization drops both.
+        return { client: c, via: isRelayBearer(headers.authorization) ? 'authorization' : 'x-proxy-token' };
       }
       const a = headers.authorization;
       if (typeof a === 'string' && a.length > 7 && a.slice(0, 7).toLowerCase() === 'bearer ') {
