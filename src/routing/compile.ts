@@ -19,6 +19,7 @@ import type { LocationRewrite } from '../upstream/headers.js';
 import { normalisePrefix } from '../config/validate.js';
 import { buildUpstreamTls } from '../tls/upstream.js';
 import { collectSecrets } from './secrets.js';
+import type { LimiterRegistry } from './limiter-registry.js';
 import type { CompiledRoute, RouteTable } from './table.js';
 
 export interface CompileDeps {
@@ -27,6 +28,8 @@ export interface CompileDeps {
   env: Record<string, string | undefined>;
   /** Reused across reloads so secrets learned at run time (OAuth tokens) stay redacted. */
   redactor?: Redactor;
+  /** Reused across reloads so rate-limit buckets survive when a route and its limit are unchanged. */
+  limiters?: LimiterRegistry;
 }
 
 export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Promise<RouteTable> {
@@ -155,7 +158,7 @@ async function compileRoute(
     allowHeader: methods ? [...methods].join(', ') : '',
     auth: compileAuth(rc.auth, tokens),
     cors: rc.cors ? compileCors(rc.cors, rc.methods) : undefined,
-    rateLimit: rc.rateLimit ? { limiter: createRateLimiter(rc.rateLimit, { route: name, log: deps.log }), by: rc.rateLimit.by } : undefined,
+    rateLimit: rc.rateLimit ? { limiter: deps.limiters ? deps.limiters.acquire(name, rc.rateLimit, () => createRateLimiter(rc.rateLimit!, { route: name, log: deps.log })) : createRateLimiter(rc.rateLimit, { route: name, log: deps.log }), by: rc.rateLimit.by } : undefined,
     headerPlan: {
       remove: new Set(rc.headers.remove.map((h) => h.toLowerCase())),
       set: Object.entries(rc.headers.set).map(([k, v]) => [k.toLowerCase(), v] as const),
