@@ -25,8 +25,12 @@ export interface RelayState {
   startedAt: number;
   log: Logger;
   /** Optional endpoint handlers (metrics), looked up after health/ready. */
-  extraEndpoints?: Map<string, (x: Exchange) => void>;
+  extraEndpoints?: Map<string, (x: Exchange) => void | Promise<void>>;
+  /** Called once per exchange right after it is accepted (in-flight tracking, drain). */
+  onExchangeStart?: (x: Exchange) => void;
   onExchangeDone?: (x: Exchange) => void;
+  /** Readiness detail: why an enabled route is unhealthy (e.g. its token source is failing). */
+  routeProblem?: (r: CompiledRoute) => string | undefined;
   onIdle?: () => void;
 }
 
@@ -71,6 +75,7 @@ export function createHandler(state: RelayState): (req: AnyRequest, res: AnyResp
       state,
     };
     state.active++;
+    state.onExchangeStart?.(x);
     try {
       route(x, state);
     } catch (err) {
@@ -235,9 +240,18 @@ function collect(req: ClientRequest, cb: (buf: Buffer | undefined) => void): voi
   req.once('close', gone);
 }
 
-function endpoint(x: Exchange, fn: () => void): void {
-  fn();
-  hooks.done(x);
+function endpoint(x: Exchange, fn: () => void | Promise<void>): void {
+  const p = fn();
+  if (!p) return hooks.done(x);
+  // Asynchronous endpoints (metrics under --workers ask the primary) finish when they answered.
+  p.then(
+    () => hooks.done(x),
+    (err: unknown) => {
+      x.log.error({ err, req_id: x.requestId }, 'endpoint failed');
+      if (!x.res.headersSent) sendError(x, new RelayError('internal_error', 'internal relay error'));
+      hooks.done(x);
+    },
+  );
 }
 
 function health(x: Exchange, state: RelayState): void {
@@ -255,6 +269,10 @@ function ready(x: Exchange, state: RelayState): void {
   const ok = state.phase === 'ready';
   sendJson(x, ok ? 200 : 503, {
     status: state.phase,
-    routes: state.table.routes.map((r) => ({ name: r.name, state: r.disabled ? 'disabled' : 'ok', ...(r.disabled ? { missing: r.disabled } : {}) })),
+    routes: state.table.routes.map((r) => {
+      if (r.disabled) return { name: r.name, state: 'disabled', missing: r.disabled };
+      const problem = state.routeProblem?.(r);
+      return problem ? { name: r.name, state: 'failing', problem } : { name: r.name, state: 'ok' };
+    }),
   });
 }
