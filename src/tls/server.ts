@@ -136,6 +136,14 @@ const H2_CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connec
 type HeaderBag = http2.OutgoingHttpHeaders | readonly string[] | undefined;
 
 function guardH2Response(res: http2.Http2ServerResponse): void {
+  // Node 20's compat response reports the stream's writableFinished, which turns true when the
+  // client cancels (RST_STREAM destroys the stream) although end() was never called. Code that
+  // detects a vanished client with `res.on('close')` + `!res.writableFinished` (as for HTTP/1.1)
+  // would then never abort the upstream request. Finished means: we ended it and it flushed.
+  Object.defineProperty(res, 'writableFinished', {
+    configurable: true,
+    get: () => res.writableEnded && res.stream.writableFinished,
+  });
   const setHeader = res.setHeader.bind(res);
   res.setHeader = (name: string, value: number | string | readonly string[]) =>
     H2_CONNECTION_HEADERS.has(name.toLowerCase()) ? res : setHeader(name, value);
