@@ -168,7 +168,7 @@ describe('png-to-jpeg on binary bodies', () => {
   });
 
   it('the type is sniffed, not trusted: a PNG sent as octet-stream or with no type converts', async () => {
-    for (const headers of [{ 'content-type': 'application/octet-stream' }, {}]) {
+    for (const headers of [{ 'content-type': 'application/octet-stream' }, {}] as Record<string, string>[]) {
       const { sink } = await runResponse(plan, 200, headers, [png]);
       expect((await inspect(sink.body())).format).toBe('jpeg');
       expect(sink.headers['content-type']).toBe('image/jpeg');
