@@ -52,8 +52,21 @@ export function loadConfigFile(file: string, opts: LoadOptions): LoadedConfig {
   return parseConfigText(text, file, { ...opts, dir: path.dirname(abs), abs });
 }
 
+/**
+ * `values: [${KEY_1}, ${KEY_2}]` (as the spec writes it) is not valid YAML: `{` opens a flow
+ * mapping. Before parsing, `${…}` becomes `$⟦…⟧` — the same length in UTF-16, so every line:col
+ * stays right — and each string scalar turns it back before interpolation.
+ */
+const VAR_TOKEN = /\$\{([A-Za-z_][A-Za-z0-9_]*(?::-[^}\n]*)?)\}/g;
+function protectVars(text: string): string {
+  return text.includes('${') ? text.replace(VAR_TOKEN, '$$⟦$1⟧') : text;
+}
+function restoreVars(value: string): string {
+  return value.includes('$⟦') ? value.replace(/\$⟦([^⟧]*)⟧/g, '$${$1}') : value;
+}
+
 const SECRET_SECTIONS = new Set(['clients', 'egress', 'forwardProxy']);
-const SECRET_ROUTE_KEYS = new Set(['headers', 'keys', 'oauth', 'egress']);
+const SECRET_ROUTE_KEYS = new Set(['headers', 'keys', 'oauth', 'egress', 'rateLimit']);
 
 function isSecretPath(p: ConfigPath): boolean {
   if (typeof p[0] === 'string' && SECRET_SECTIONS.has(p[0])) return true;
@@ -67,7 +80,7 @@ export function parseConfigText(
   opts: LoadOptions & { dir?: string; abs?: string },
 ): LoadedConfig {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(protectVars(text), { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const issues: ConfigIssue[] = [];
   const at = (offset: number) => {
     const p = lc.linePos(offset);
@@ -83,7 +96,7 @@ export function parseConfigText(
   const missing: MissingVar[] = [];
   const secretValues: string[] = [];
   walkInterpolate(doc.contents as Node | null, [], (node, p) => {
-    const r = interpolate(node.value as string, opts.env);
+    const r = interpolate(restoreVars(node.value as string), opts.env);
     node.value = r.value;
     for (const name of r.missing) missing.push({ name, path: p });
     if (isSecretPath(p)) secretValues.push(...r.substituted);

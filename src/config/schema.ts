@@ -110,7 +110,7 @@ export const corsSchema = z
 export const rateLimitSchema = z
   .strictObject({
     requests: int(1, 1e9).describe('Bucket size: requests allowed per `per`.'),
-    per: duration().describe('Refill period for the whole bucket.'),
+    per: duration().refine((ms) => ms > 0, 'must be longer than 0').describe('Refill period for the whole bucket.'),
     by: z.enum(['client', 'ip']).default('client').describe('Key the bucket by relay client name (falls back to IP on open routes) or by client IP.'),
     store: z
       .string()

@@ -15,7 +15,7 @@ import { logAccess } from './access-log.js';
 import type { AnyRequest, AnyResponse, ClientRequest, ClientResponse, Exchange } from './context.js';
 import { requestIdFor } from './request-id.js';
 import { sendError, sendJson } from './respond.js';
-import type { RateResult } from '../policy/rate-limit.js';
+import { rateLimitKey, type RateResult } from '../policy/rate-limit.js';
 
 export interface RelayState {
   table: RouteTable;
@@ -139,7 +139,7 @@ function route(x: Exchange & { state: RelayState }, state: RelayState): void {
   if (auth) x.client = auth.client;
 
   if (r.rateLimit) {
-    const key = r.rateLimit.by === 'client' && x.client ? `c:${x.client}` : `ip:${x.ip}`;
+    const key = rateLimitKey(r.rateLimit.by, x.client, x.ip);
     const result = r.rateLimit.limiter.consume(key);
     if (result instanceof Promise) {
       result.then(

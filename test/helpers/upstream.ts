@@ -16,7 +16,7 @@ export interface Recorded {
   closed: Promise<void>;
 }
 
-export type UpstreamHandler = (req: http.IncomingMessage, res: http.ServerResponse, rec: Recorded) => void | Promise<void>;
+export type UpstreamHandler = (req: http.IncomingMessage, res: http.ServerResponse, rec: Recorded) => unknown;
 
 export interface FakeUpstream {
   url: string;
