@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export function isNoexec(target: string, mountinfo = readMountinfo()): boolean | undefined {
-  if (mountinfo === undefined) return undefined;
+export function isNoexec(target: string, mountinfo: string | null = readMountinfo()): boolean | undefined {
+  if (mountinfo === null) return undefined;
   let real: string;
   try {
     real = fs.realpathSync(target);
@@ -29,11 +29,11 @@ export function isNoexec(target: string, mountinfo = readMountinfo()): boolean |
   return best?.noexec;
 }
 
-function readMountinfo(): string | undefined {
+function readMountinfo(): string | null {
   try {
     return fs.readFileSync('/proc/self/mountinfo', 'utf8');
   } catch {
-    return undefined;
+    return null;
   }
 }
 
