@@ -417,3 +417,44 @@ describe('plugins', () => {
     }
   });
 });
+
+describe('concurrency and aborts', () => {
+  it('images in one body convert concurrently, never past the process-wide cap', async () => {
+    const { conversionSlots } = await import('../../src/transforms/semaphore.js');
+    const slots = conversionSlots();
+    const img = (await makeNoisyPng(256)).toString('base64');
+    const body = Buffer.from(JSON.stringify({ data: Array.from({ length: 8 }, () => ({ b64_json: img })) }));
+    let peakActive = 0;
+    let peakWaiting = 0;
+    let polling = true;
+    const poll = () => {
+      peakActive = Math.max(peakActive, slots.active);
+      peakWaiting = Math.max(peakWaiting, slots.waiting);
+      if (polling) setImmediate(poll);
+    };
+    poll();
+    const { sink } = await runResponse(plan, 200, JSON_HEADERS, [body]);
+    polling = false;
+    expect(peakActive).toBeLessThanOrEqual(slots.size);
+    expect(peakActive).toBe(Math.min(slots.size, 8));
+    if (slots.size < 8) expect(peakWaiting).toBeGreaterThan(0);
+    const out = JSON.parse(sink.body().toString());
+    for (const d of out.data) expect(d.b64_json.startsWith('/9j/')).toBe(true); // JPEG SOI in base64
+    expect(slots.active).toBe(0);
+  });
+
+  it('a client that leaves stops an event stream: nothing more is written', async () => {
+    const logs = captureLog();
+    const sink = memorySink();
+    const ac = new AbortController();
+    const session = plan({ status: 200, headers: { 'content-type': 'text/event-stream' } }, sink, sessionContext(logs.log, ac.signal))!;
+    session.data(Buffer.from(`data: ${JSON.stringify({ b64_json: png.toString('base64') })}\n\n`));
+    ac.abort();
+    session.data(Buffer.from('data: {"n":2}\n\n'));
+    session.end();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sink.body().length).toBe(0);
+    expect(sink.ended).toBe(false);
+    expect(logs.warnings()).toEqual([]);
+  });
+});
