@@ -161,7 +161,11 @@ async function compileRoute(
     rateLimit: rc.rateLimit ? { limiter: deps.limiters ? deps.limiters.acquire(name, rc.rateLimit, () => createRateLimiter(rc.rateLimit!, { route: name, log: deps.log })) : createRateLimiter(rc.rateLimit, { route: name, log: deps.log }), by: rc.rateLimit.by } : undefined,
     headerPlan: {
       remove: new Set(rc.headers.remove.map((h) => h.toLowerCase())),
-      set: Object.entries(rc.headers.set).map(([k, v]) => [k.toLowerCase(), v] as const),
+      set: [
+        // A transform can only read encodings Node decodes; browsers also offer zstd.
+        ...(rc.transforms.length && !('accept-encoding' in lowerKeys(rc.headers.set)) ? [['accept-encoding', 'gzip, deflate, br'] as const] : []),
+        ...Object.entries(rc.headers.set).map(([k, v]) => [k.toLowerCase(), v] as const),
+      ],
       forwardClientIp: rc.forwardClientIp,
     },
     pool,
@@ -193,4 +197,8 @@ async function compileRoute(
       return l;
     },
   };
+}
+
+function lowerKeys(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k.toLowerCase(), v]));
 }

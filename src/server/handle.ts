@@ -271,7 +271,7 @@ function ready(x: Exchange, state: RelayState): void {
     status: state.phase,
     routes: state.table.routes.map((r) => {
       if (r.disabled) return { name: r.name, state: 'disabled', missing: r.disabled };
-      const problem = state.routeProblem?.(r);
+      const problem = state.routeProblem?.(r) ?? r.credentials?.problem();
       return problem ? { name: r.name, state: 'failing', problem } : { name: r.name, state: 'ok' };
     }),
   });
