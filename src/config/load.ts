@@ -115,7 +115,7 @@ export function parseConfigText(
       // A value emptied by a missing variable belongs to a disabled route; its schema errors are
       // noise unless --strict asked for every variable to be present.
       if (!opts.strict && missing.some((m) => startsWith(p, m.path) || startsWith(m.path, p))) continue;
-      issues.push(...describeIssue(iss, p, displayFile, positionOf));
+      issues.push(...describeIssue(iss, p, displayFile, positionOf, valueAt(raw, p) !== undefined));
     }
   }
   if (opts.strict) {
@@ -215,6 +215,15 @@ function walkInterpolate(node: Node | null, p: ConfigPath, fn: (n: Node & { valu
   }
 }
 
+function valueAt(root: unknown, p: ConfigPath): unknown {
+  let cur = root;
+  for (const seg of p) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return cur;
+}
+
 function startsWith(a: ConfigPath, prefix: ConfigPath): boolean {
   if (prefix.length > a.length) return false;
   return prefix.every((seg, i) => a[i] === seg);
@@ -258,6 +267,7 @@ function describeIssue(
   p: ConfigPath,
   file: string,
   positionOf: (p: ConfigPath, unknownKey?: string) => { line: number; col: number },
+  present: boolean,
 ): ConfigIssue[] {
   const where = p.length ? p.join('.') : '(top level)';
   if (iss.code === 'unrecognized_keys') {
@@ -272,8 +282,10 @@ function describeIssue(
     });
   }
   let message = iss.message;
-  if (iss.code === 'invalid_type' && iss.input === undefined) message = 'is required';
-  if (iss.code === 'invalid_union') message = unionMessage(p);
+  // zod 4 leaves `input` out of issues, so presence is judged on the parsed YAML: a value of the
+  // wrong type must not be reported as missing.
+  if (iss.code === 'invalid_type' && !present) message = 'is required';
+  if (iss.code === 'invalid_union') message = present ? unionMessage(p) : `is required (${unionMessage(p)})`;
   return [{ file, ...positionOf(p), message: `${where}: ${message}` }];
 }
 
