@@ -1,14 +1,31 @@
 /**
  * The library entry: startRelay(loaded) → a running relay. The CLI is a thin layer over this.
  * Owns the lifecycle: compile → listen → serve → reload (atomic table swap) → drain → close.
+ *
+ * Reload: the new config is compiled aside while the old table keeps serving; only a valid table
+ * is swapped in, in one assignment. Each exchange captured `x.table` when it was accepted, so
+ * streams in flight finish on the table (pools, keys, limits) they started with. Pools and rate
+ * limiters are shared by identity across tables (refcounted), so unchanged upstreams stay warm and
+ * unchanged limits keep their buckets; the old table's leftovers close once their exchanges end.
+ *
+ * Drain (spec §2, reliability R-32): ready → 503 at once; after `drainDelay` (a load balancer's
+ * health check notices meanwhile) the listener stops accepting and idle keep-alive connections
+ * close; in-flight exchanges get what is left of `grace`; whatever is still running is cut, and
+ * each cut exchange is logged.
  */
 import type { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { LoadedConfig } from './config/load.js';
+import type { ServerConfig } from './config/schema.js';
+import { ConfigError, formatIssue } from './errors.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { Redactor } from './log/redact.js';
-import { compileTable } from './routing/compile.js';
-import type { RouteTable } from './routing/table.js';
+import { metricsEndpoint, type MetricsSource } from './metrics/endpoint.js';
+import { createRelayMetrics, type RelayMetrics } from './metrics/relay-metrics.js';
+import { compileTable, type CompileDeps } from './routing/compile.js';
+import { LimiterRegistry } from './routing/limiter-registry.js';
+import type { CompiledRoute, RouteTable } from './routing/table.js';
+import type { Exchange } from './server/context.js';
 import { createHandler, type RelayState } from './server/handle.js';
 import { listen, type Listener } from './server/listen.js';
 import { PoolRegistry } from './upstream/dispatcher.js';
@@ -26,20 +43,45 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** Static fields on every log line (e.g. worker id). */
   logBase?: Record<string, unknown>;
+  /**
+   * Where the metrics endpoint gets its text; default: this relay's registry. Under --workers,
+   * a source that asks the primary for every worker's numbers (cluster/worker-metrics.ts).
+   */
+  metricsSource?: (own: RelayMetrics) => MetricsSource;
+}
+
+export interface CloseOptions {
+  /**
+   * Keep serving (with ready → 503) this long before refusing new connections, so a load
+   * balancer's health check sees the relay leave before connections are refused. Counted
+   * inside `grace`. Default 0 (library and tests); `serve` uses `server.drainDelay`.
+   */
+  drainDelay?: number;
 }
 
 export interface Relay {
   url: string;
   address: AddressInfo;
   log: Logger;
+  metrics: RelayMetrics;
   /** The table new requests use. */
   table(): RouteTable;
-  /** Compile `next` aside and swap it in atomically; throws (old table keeps serving) if invalid. */
-  reload(next: LoadedConfig): Promise<void>;
+  /**
+   * Compile `next` aside and swap it in atomically. Invalid: every issue is logged as
+   * FILE:LINE:COL, the failure is counted, the old table keeps serving, and the error is rethrown.
+   * A function is called inside the reload, so read/parse errors are handled (and counted) the same way.
+   * Reloads run one at a time.
+   */
+  reload(next: LoadedConfig | (() => LoadedConfig)): Promise<void>;
   /** Drain: ready → 503, stop accepting, wait up to `grace` ms for in-flight exchanges, then cut. */
-  close(grace?: number): Promise<void>;
+  close(grace?: number, opts?: CloseOptions): Promise<void>;
+  /** Exchanges accepted and not finished yet. */
+  inFlight(): ReadonlySet<Exchange>;
   state: RelayState;
 }
+
+/** Server settings that only a restart can apply (the listener is built from them). */
+const RESTART_KEYS = ['host', 'port', 'tls', 'tls.http2', 'limits.maxHeaderSize'] as const;
 
 export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}): Promise<Relay> {
   const cfg = loaded.config;
@@ -53,15 +95,34 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     ...(opts.logBase ? { base: opts.logBase } : {}),
   });
   const pools = new PoolRegistry();
-  const table = await compileTable(loaded, { pools, log, env, redactor });
+  const inFlight = new Set<Exchange>();
+  const version = relayVersion();
+  const metrics = createRelayMetrics({ version, inFlight: () => inFlight });
+  const metricsSource = opts.metricsSource ? opts.metricsSource(metrics) : metrics;
+  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry() };
+  const table = await compileTable(loaded, deps);
   const state: RelayState = {
     table,
     phase: 'starting',
     active: 0,
-    version: relayVersion(),
+    version,
     startedAt: Date.now(),
     log,
+    onExchangeStart(x) {
+      inFlight.add(x);
+      // While draining, answers close their HTTP/1.1 connection: the client's next request
+      // opens a new one, which the load balancer sends elsewhere.
+      if (state.phase === 'draining') closeAfterResponse(x);
+    },
+    onExchangeDone(x) {
+      inFlight.delete(x);
+      metrics.exchangeDone(x);
+    },
   };
+  const endpointsFor = (t: RouteTable) =>
+    t.metricsPath ? new Map([[t.metricsPath, metricsEndpoint(metricsSource, () => state.table.config.server.metricsToken)]]) : undefined;
+  state.extraEndpoints = endpointsFor(table);
+
   const serverCfg = { ...cfg.server, host: opts.host ?? cfg.server.host, port: opts.port ?? cfg.server.port };
   let listener: Listener;
   try {
@@ -74,53 +135,155 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   }
   state.phase = 'ready';
   logBanner(log, loaded, table, listener.url);
+  let current: ServerConfig = cfg.server;
 
+  const applyReload = async (next: LoadedConfig | (() => LoadedConfig)) => {
+    let fresh: RouteTable;
+    let loadedNext: LoadedConfig;
+    try {
+      if (closing) throw new Error('the relay is shutting down');
+      loadedNext = typeof next === 'function' ? next() : next;
+      fresh = await compileTable(loadedNext, deps);
+    } catch (err) {
+      metrics.configReload(false);
+      if (err instanceof ConfigError) {
+        for (const i of err.issues) log.error({ file: i.file, line: i.line, col: i.col }, formatIssue(i));
+        log.error({ problems: err.issues.length }, 'reload rejected: the config is invalid; the old configuration keeps serving');
+      } else log.error({ err: (err as Error).message }, 'reload failed; the old configuration keeps serving');
+      throw err;
+    }
+    const nextServer = loadedNext.config.server;
+    const needRestart = RESTART_KEYS.filter((k) => {
+      if ((k === 'host' && opts.host !== undefined) || (k === 'port' && opts.port !== undefined)) return false;
+      return settingOf(current, k) !== settingOf(nextServer, k);
+    });
+    if (needRestart.length) {
+      log.warn({ changed: needRestart.map((k) => `server.${k}`) }, `server.${needRestart.join(', server.')} changed: restart the relay to apply (the listener keeps its current settings)`);
+    }
+    if (nextServer.tls && current.tls && !needRestart.includes('tls')) {
+      // New certificate files apply to new connections; a bad pair keeps the old one.
+      const material = await loadServerTls(nextServer.tls, loadedNext.dir, log).catch((err: unknown) => {
+        log.error({ err: (err as Error).message }, 'TLS reload failed; keeping the old certificate');
+        return undefined;
+      });
+      if (material) {
+        try {
+          listener.reloadTls(material);
+        } catch (err) {
+          log.error({ err: (err as Error).message }, 'TLS reload failed; keeping the old certificate');
+        }
+      }
+    }
+    listener.applyLimits(nextServer.limits);
+    const old = state.table;
+    state.table = fresh; // the swap: new requests use `fresh` from here on
+    state.extraEndpoints = endpointsFor(fresh);
+    current = { ...nextServer, host: current.host, port: current.port, tls: needRestart.includes('tls') ? current.tls : nextServer.tls };
+    // Exchanges holding `old` keep its pools and limiters (refcounted) until they finish.
+    void old.dispose().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'closing the previous route table failed'));
+    metrics.configReload(true);
+    for (const w of loadedNext.warnings) log.warn(formatIssue(w));
+    for (const r of fresh.routes) if (r.disabled) log.warn({ route: r.name, missing: r.disabled }, `route ${r.name} is disabled: variable ${r.disabled.join(', ')} is not set (answers 503 route_disabled)`);
+    log.info({ routes: fresh.routes.length, changed: changedRoutes(old.routes, fresh.routes) }, 'configuration reloaded');
+  };
+
+  let queue: Promise<void> = Promise.resolve();
   let closing: Promise<void> | undefined;
   const relay: Relay = {
     url: listener.url,
     address: listener.address,
     log,
+    metrics,
     state,
+    inFlight: () => inFlight,
     table: () => state.table,
-    async reload(next) {
-      const fresh = await compileTable(next, { pools, log, env, redactor });
-      const old = state.table;
-      state.table = fresh;
-      if (next.config.server.tls) {
-        const material = await loadServerTls(next.config.server.tls, next.dir, log).catch((err) => {
-          log.error({ err: (err as Error).message }, 'TLS reload failed; keeping the old certificate');
-          return undefined;
-        });
-        if (material) listener.reloadTls(material);
-      }
-      // Pools shared with the new table stay warm (refcounted); others close once idle.
-      void old.dispose();
-      log.info({ routes: fresh.routes.length }, 'configuration reloaded');
+    reload(next) {
+      const run = queue.then(() => applyReload(next));
+      queue = run.catch(() => undefined);
+      return run;
     },
-    close(grace = cfg.server.shutdownGrace) {
+    close(grace = cfg.server.shutdownGrace, closeOpts = {}) {
       closing ??= (async () => {
+        const t0 = performance.now();
         state.phase = 'draining';
+        for (const x of inFlight) closeAfterResponse(x);
+        const delay = Math.min(closeOpts.drainDelay ?? 0, grace);
+        log.info({ active: state.active, grace_ms: grace, drain_delay_ms: delay }, 'draining: ready answers 503');
+        if (delay > 0) await sleep(delay);
         const stopped = listener.stopAccepting();
+        const left = grace - (performance.now() - t0);
+        if (state.active > 0 && left > 0) await untilIdle(state, left);
         if (state.active > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(() => {
-              log.warn({ active: state.active }, `shutdown grace of ${grace}ms passed; cutting ${state.active} exchange(s)`);
-              resolve();
-            }, grace);
-            timer.unref();
-            state.onIdle = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
+          const now = performance.now();
+          for (const x of inFlight) {
+            x.outcome = `cut: shutdown grace of ${grace}ms passed`;
+            log.warn({ req_id: x.requestId, method: x.method, path: x.path, route: x.route?.name, client: x.client, dur_ms: Math.round(now - x.start) }, 'exchange cut: the shutdown grace passed');
+          }
+          log.warn({ active: state.active }, `shutdown grace of ${grace}ms passed; cutting ${state.active} exchange(s)`);
         }
         listener.destroyAll();
-        await stopped;
+        // Cut exchanges end through their 'close' handlers: let them write their access lines.
+        if (state.active > 0) await untilIdle(state, 1000);
+        await Promise.race([stopped, sleep(1000)]);
         await state.table.dispose();
         await pools.destroyAll();
+        log.info({ dur_ms: Math.round(performance.now() - t0) }, 'drained');
       })();
       return closing;
     },
   };
   return relay;
+}
+
+function closeAfterResponse(x: Exchange): void {
+  const res = x.res as { headersSent: boolean; shouldKeepAlive?: boolean };
+  if (x.req.httpVersionMajor === 1 && !res.headersSent) res.shouldKeepAlive = false;
+}
+
+function settingOf(s: ServerConfig, key: (typeof RESTART_KEYS)[number]): unknown {
+  switch (key) {
+    case 'host':
+      return s.host;
+    case 'port':
+      return s.port;
+    case 'tls':
+      return Boolean(s.tls);
+    case 'tls.http2':
+      return s.tls ? s.tls.http2 : undefined;
+    case 'limits.maxHeaderSize':
+      return s.limits.maxHeaderSize;
+  }
+}
+
+/** Route names added, removed or changed by a reload (for the log line; never values). */
+function changedRoutes(before: CompiledRoute[], after: CompiledRoute[]): { added: string[]; removed: string[]; changed: string[] } {
+  const old = new Map(before.map((r) => [r.name, JSON.stringify(r.config)]));
+  const added: string[] = [];
+  const changed: string[] = [];
+  for (const r of after) {
+    const prev = old.get(r.name);
+    if (prev === undefined) added.push(r.name);
+    else if (prev !== JSON.stringify(r.config)) changed.push(r.name);
+    old.delete(r.name);
+  }
+  return { added, removed: [...old.keys()], changed };
+}
+
+function untilIdle(state: RelayState, ms: number): Promise<void> {
+  if (state.active === 0) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      state.onIdle = undefined;
+      resolve();
+    }, ms);
+    state.onIdle = () => {
+      clearTimeout(timer);
+      state.onIdle = undefined;
+      resolve();
+    };
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

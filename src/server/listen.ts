@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { ServerConfig } from '../config/schema.js';
-import { createHttpsServer, reloadServerTls, type HttpsServer } from '../tls/server.js';
+import { closeIdleHttpsConnections, createHttpsServer, destroyHttpsConnections, reloadServerTls, type HttpsServer } from '../tls/server.js';
 import type { TlsMaterial } from '../tls/server.js';
 import type { AnyRequest, AnyResponse } from './context.js';
 
@@ -14,11 +14,16 @@ export interface Listener {
   server: http.Server | HttpsServer;
   address: AddressInfo;
   url: string;
-  /** Stop accepting; close idle keep-alive connections. */
+  /**
+   * Stop accepting (new connects are refused); close idle keep-alive connections and send h2
+   * GOAWAY so clients open their next request elsewhere. Resolves when every connection is gone.
+   */
   stopAccepting(): Promise<void>;
   /** Destroy every remaining connection. */
   destroyAll(): void;
   reloadTls(material: TlsMaterial): void;
+  /** Applies the limits that can change on a running server (the rest need a restart). */
+  applyLimits(limits: ServerConfig['limits']): void;
   connections(): number;
 }
 
@@ -30,7 +35,7 @@ export async function listen(
   handler: (req: AnyRequest, res: AnyResponse) => void,
   tls: TlsMaterial | undefined,
 ): Promise<Listener> {
-  const limits = cfg.limits;
+  let limits = cfg.limits;
   const server: http.Server | HttpsServer = tls
     ? createHttpsServer(handler, tls, { http2: cfg.tls?.http2 ?? true, maxHeaderSize: limits.maxHeaderSize })
     : http.createServer({ maxHeaderSize: limits.maxHeaderSize, noDelay: true, requestTimeout: 0 }, handler);
@@ -76,16 +81,24 @@ export async function listen(
     url: `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
     stopAccepting() {
       return new Promise((resolve) => {
+        if (!server.listening) return resolve();
         server.close(() => resolve());
-        (server as http.Server).closeIdleConnections?.();
+        if (tls) closeIdleHttpsConnections(server as HttpsServer);
+        else (server as http.Server).closeIdleConnections();
       });
     },
     destroyAll() {
+      if (tls) destroyHttpsConnections(server as HttpsServer);
+      else (server as http.Server).closeAllConnections();
       for (const sock of sockets) sock.destroy();
-      (server as http.Server).closeAllConnections?.();
     },
     reloadTls(material) {
       reloadServerTls(server as HttpsServer, material);
+    },
+    applyLimits(next) {
+      limits = next;
+      s.headersTimeout = next.headersTimeout;
+      s.keepAliveTimeout = next.keepAliveTimeout;
     },
     connections: () => sockets.size,
   };

@@ -1,12 +1,22 @@
-/** `ai-relay serve`: flags → startRelay, plus signals (SIGINT/SIGTERM drain, SIGHUP reload). */
+/**
+ * `ai-relay serve`: flags → startRelay, plus signals. SIGHUP (and --watch) reload the config and
+ * the env file; SIGTERM drains (ready → 503, `server.drainDelay`, then `shutdownGrace` for streams
+ * in flight) and exits 0; SIGINT (Ctrl-C) drains without the delay. `--workers N` runs a primary
+ * that forks N copies of this same command (cluster/primary.ts); each worker serves as below.
+ */
 import { Command, Option } from 'commander';
+import cluster from 'node:cluster';
 import { watch } from 'node:fs';
 import path from 'node:path';
+import { clusterMetricsSource } from '../../cluster/worker-metrics.js';
+import { runPrimary } from '../../cluster/primary.js';
 import { loadEnv } from '../../config/env.js';
 import { loadConfigFile } from '../../config/load.js';
-import { ConfigError, formatIssue } from '../../errors.js';
+import type { ServerConfig } from '../../config/schema.js';
+import { createLogger } from '../../log/logger.js';
+import { Redactor } from '../../log/redact.js';
 import { startRelay, type Relay } from '../../relay.js';
-import { UsageError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import { configOptions } from '../program.js';
 
 interface ServeFlags {
@@ -20,9 +30,12 @@ interface ServeFlags {
   watch?: boolean;
 }
 
+/** Default of `server.drainDelay` while the schema has no such key yet. */
+const DEFAULT_DRAIN_DELAY = 1000;
+
 export function serveCommand(): Command {
   return configOptions(new Command('serve'))
-    .description('start the relay; SIGINT/SIGTERM drain and exit, SIGHUP reloads the config')
+    .description('start the relay; SIGTERM/SIGINT drain and exit, SIGHUP reloads the config')
     .option('--host <host>', 'listen address (overrides server.host)')
     .option('-p, --port <port>', 'listen port (overrides server.port)')
     .addOption(new Option('--log-level <level>', 'log level (overrides log.level and LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
@@ -42,38 +55,79 @@ async function runServe(flags: ServeFlags): Promise<void> {
     const env = loadEnv(envFile, process.env, flags.envFile !== undefined);
     return { env, loaded: loadConfigFile(flags.config, { env, strict: flags.strict ?? false }) };
   };
-  const { env, loaded } = readAll();
-  const relay = await startRelay(loaded, {
-    env,
-    ...(flags.host ? { host: flags.host } : {}),
-    ...(port !== undefined ? { port } : {}),
-    ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
-  });
+  const watched = [flags.config, envFile];
 
-  const reload = async (why: string) => {
-    try {
-      const next = readAll();
-      await relay.reload(next.loaded);
-      relay.log.info({ trigger: why }, 'reload complete');
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        for (const i of err.issues) relay.log.error(formatIssue(i));
-        relay.log.error({ trigger: why }, 'reload rejected: the config is invalid; the old configuration keeps serving');
-      } else relay.log.error({ err: (err as Error).message, trigger: why }, 'reload failed; the old configuration keeps serving');
-    }
+  if (workers > 1 && cluster.isPrimary) {
+    // Validate before forking: an invalid config exits 1 here instead of crash-looping workers.
+    const { env, loaded } = readAll();
+    const log = createLogger({
+      level: flags.logLevel ?? env.LOG_LEVEL ?? loaded.config.log.level,
+      format: loaded.config.log.format,
+      redactor: new Redactor(),
+      base: { worker: 'primary' },
+    });
+    const code = await runPrimary({
+      workers,
+      log,
+      grace: loaded.config.server.shutdownGrace,
+      ...(flags.watch ? { watch: (onChange: () => void) => watchFiles(watched, onChange) } : {}),
+    });
+    if (code !== 0) throw new CliError('a worker failed; see the log above');
+    return;
+  }
+
+  const workerId = cluster.isWorker ? cluster.worker?.id : undefined;
+  let relay: Relay;
+  try {
+    const { env, loaded } = readAll();
+    relay = await startRelay(loaded, {
+      env,
+      ...(flags.host ? { host: flags.host } : {}),
+      ...(port !== undefined ? { port } : {}),
+      ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
+      ...(workerId !== undefined ? { logBase: { worker: workerId }, metricsSource: (m) => clusterMetricsSource(m.registry) } : {}),
+    });
+  } catch (err) {
+    if (workerId !== undefined) exitSoon(1); // the IPC channel would keep a failed worker alive
+    throw err;
+  }
+
+  const reload = (trigger: string) => {
+    relay.log.info({ trigger }, 'reloading the configuration');
+    // relay.reload logs every problem (FILE:LINE:COL) and counts the failure; nothing to add here.
+    relay.reload(() => readAll().loaded).catch(() => undefined);
   };
-  process.on('SIGHUP', () => void reload('SIGHUP'));
-  if (flags.watch) watchFiles([flags.config, envFile], () => void reload('watch'));
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  // Under --workers the primary watches and signals every worker.
+  if (flags.watch && workerId === undefined) watchFiles(watched, () => reload('watch'));
 
   await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
+    const stop = (sig: NodeJS.Signals) => {
+      const server = relay.table().config.server;
       relay.log.info({ signal: sig }, 'shutting down: draining in-flight exchanges');
-      relay.close().then(resolve, resolve);
+      relay.close(server.shutdownGrace, { drainDelay: sig === 'SIGINT' ? 0 : drainDelayOf(server) }).then(resolve, resolve);
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    // `on`, not `once`: a second signal (Ctrl-C reaching a worker and its primary) must not kill.
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
   });
   relay.log.info('stopped');
+  exitSoon(0);
+}
+
+function drainDelayOf(server: ServerConfig): number {
+  const v = (server as ServerConfig & { drainDelay?: number }).drainDelay;
+  return typeof v === 'number' ? v : DEFAULT_DRAIN_DELAY;
+}
+
+/**
+ * The process normally ends by itself once drained; a handle we do not own (an IPC channel, a
+ * library timer) must not keep a stopped relay alive. The timer is unref'd: it only fires if
+ * something else is still holding the event loop.
+ */
+function exitSoon(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), cluster.isWorker ? 50 : 1000).unref();
 }
 
 /** Watches the files' directories (editors replace files, which a file watch would miss). */

@@ -1,0 +1,153 @@
+/**
+ * The relay's Prometheus metrics (prom-client). One Registry per relay — never the global default —
+ * so several relays in one process (tests, embedding) keep separate numbers. Under --workers each
+ * worker's registry is merged by the primary (prom-client's AggregatorRegistry: counters and
+ * histograms summed, gauges summed unless marked otherwise).
+ *
+ * Hot path: `exchangeDone(x)` once per exchange, using label children bound per route
+ * (route-series.ts). Gauges of live state (exchanges in flight, open SSE streams) cost nothing per
+ * request: they are computed when scraped.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Exchange } from '../server/context.js';
+import { DURATION_BUCKETS, OVERHEAD_BUCKETS, TRANSFORM_BUCKETS, UPSTREAM_BUCKETS } from './buckets.js';
+import { RouteSeries, type SeriesMetrics } from './route-series.js';
+import type { MetricsSink } from './types.js';
+
+export interface RelayMetrics extends MetricsSink {
+  registry: Registry;
+  /** Record one finished exchange (called by the server layer, exactly once per exchange). */
+  exchangeDone(x: Exchange): void;
+  /** A config reload was applied (`ok`) or rejected. */
+  configReload(ok: boolean): void;
+  /** The Prometheus text of this relay (one process). */
+  text(): Promise<string>;
+  contentType: string;
+}
+
+export interface MetricsOptions {
+  version: string;
+  /** Exchanges in flight right now (read at scrape time). */
+  inFlight: () => Iterable<Exchange>;
+}
+
+/** Route label of exchanges that matched no route (404, bad paths). */
+export const NO_ROUTE = '-';
+
+export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const m: SeriesMetrics = {
+    requests: new Counter({ name: 'ai_relay_requests_total', help: 'Exchanges finished, by route, status class (2xx, 4xx, …; none: the client left before any status) and relay client name (- when none).', labelNames: ['route', 'status_class', 'client'], registers }),
+    bytesIn: new Counter({ name: 'ai_relay_request_bytes_total', help: 'Request body bytes received from clients.', labelNames: ['route'], registers }),
+    bytesOut: new Counter({ name: 'ai_relay_response_bytes_total', help: 'Response body bytes sent to clients.', labelNames: ['route'], registers }),
+    rateLimited: new Counter({ name: 'ai_relay_rate_limited_total', help: 'Requests refused with 429 by the route\'s rate limit (upstream 429s are not counted here).', labelNames: ['route'], registers }),
+    upstream: new Histogram({ name: 'ai_relay_upstream_latency_seconds', help: 'Time from dispatching the upstream request to its response headers.', labelNames: ['route'], buckets: UPSTREAM_BUCKETS, registers }),
+    overhead: new Histogram({ name: 'ai_relay_overhead_seconds', help: 'Time the relay spent before dispatching upstream (parsing, auth, rate limit, retries).', labelNames: ['route'], buckets: OVERHEAD_BUCKETS, registers }),
+    duration: new Histogram({ name: 'ai_relay_exchange_duration_seconds', help: 'Whole exchange, accept to last byte (streams included).', labelNames: ['route'], buckets: DURATION_BUCKETS, registers }),
+    transforms: new Counter({ name: 'ai_relay_transforms_total', help: 'Response transforms run, by result (failed: the original body was sent).', labelNames: ['route', 'result'], registers }),
+    transformTime: new Histogram({ name: 'ai_relay_transform_duration_seconds', help: 'Time spent in response transforms.', labelNames: ['route'], buckets: TRANSFORM_BUCKETS, registers }),
+    tokenFetches: new Counter({ name: 'ai_relay_token_fetches_total', help: 'OAuth token fetches, by result.', labelNames: ['route', 'result'], registers }),
+    keyRests: new Counter({ name: 'ai_relay_key_rests_total', help: 'Key-pool keys put to rest after 401/403/429, by key index (never the key).', labelNames: ['route', 'key'], registers }),
+  };
+  const reloads = new Counter({ name: 'ai_relay_config_reloads_total', help: 'Config reloads, by result (failed: the old config kept serving).', labelNames: ['result'], registers });
+  const reloadOk = reloads.labels('ok');
+  const reloadFailed = reloads.labels('failed');
+  // Zero series up front so rate()/increase() see the first reload and alerts have a baseline.
+  reloadOk.inc(0);
+  reloadFailed.inc(0);
+
+  new Gauge({
+    name: 'ai_relay_exchanges_in_flight',
+    help: 'Exchanges accepted and not finished yet.',
+    registers,
+    collect() {
+      let n = 0;
+      for (const _ of opts.inFlight()) n++;
+      this.set(n);
+    },
+  });
+  new Gauge({
+    name: 'ai_relay_sse_streams_open',
+    help: 'Server-sent event responses being streamed to clients right now.',
+    registers,
+    collect() {
+      let n = 0;
+      for (const x of opts.inFlight()) if (isSse(x)) n++;
+      this.set(n);
+    },
+  });
+  new Gauge({ name: 'ai_relay_info', help: 'Always 1; the version label tells which build runs.', labelNames: ['version'], aggregator: 'max', registers }).labels(opts.version).set(1);
+  new Gauge({
+    name: 'ai_relay_process_resident_memory_bytes',
+    help: 'Resident memory of the relay process(es).',
+    registers,
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  new Counter({
+    name: 'ai_relay_process_cpu_seconds_total',
+    help: 'CPU time (user + system) used by the relay process(es).',
+    registers,
+    collect() {
+      const u = process.cpuUsage();
+      this.reset();
+      this.inc((u.user + u.system) / 1e6);
+    },
+  });
+
+  const series = new Map<string, RouteSeries>();
+  const of = (route: string) => {
+    let s = series.get(route);
+    if (!s) {
+      s = new RouteSeries(m, route);
+      series.set(route, s);
+    }
+    return s;
+  };
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    exchangeDone(x) {
+      const route = x.route;
+      // Route-less answers below 400 are the relay's own endpoints (health, ready, metrics).
+      if (!route && x.status < 400) return;
+      const s = of(route ? route.name : NO_ROUTE);
+      s.request(x.status, x.client).inc();
+      if (x.bytesIn > 0) s.bytesIn.inc(x.bytesIn);
+      if (x.bytesOut > 0) s.bytesOut.inc(x.bytesOut);
+      if (x.upstreamStart > 0) {
+        s.overhead.observe((x.upstreamStart - x.start) / 1000);
+        if (x.upstreamHeadersAt > 0) s.upstream.observe((x.upstreamHeadersAt - x.upstreamStart) / 1000);
+      } else if (x.status === 429 && route) s.rateLimited.inc();
+      s.duration.observe((performance.now() - x.start) / 1000);
+    },
+    configReload(ok) {
+      (ok ? reloadOk : reloadFailed).inc();
+    },
+    transformDone(route, ok, ms) {
+      of(route).transform(ok, ms / 1000);
+    },
+    tokenFetch(route, ok) {
+      of(route).token(ok);
+    },
+    keyRested(route, index) {
+      of(route).keyRested(index);
+    },
+    text: () => registry.metrics(),
+  };
+}
+
+const SSE_HEAD = /\r\ncontent-type:[ \t]*text\/event-stream/i;
+
+/** Scrape time only. HTTP/1 writeHead(status, headers) leaves getHeader() empty: read the head sent. */
+function isSse(x: Exchange): boolean {
+  const res = x.res;
+  if (!res.headersSent) return false;
+  const ct = res.getHeader('content-type');
+  if (typeof ct === 'string') return ct.startsWith('text/event-stream');
+  const head = (res as { _header?: unknown })._header;
+  return typeof head === 'string' && SSE_HEAD.test(head);
+}
