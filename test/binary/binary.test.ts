@@ -121,6 +121,7 @@ describe.skipIf(!ENABLED)('single executable, alone in an empty directory', () =
     const port = await freePort();
     const config = path.join(path.dirname(bin), 'relay.yaml');
     fs.writeFileSync(config, relayYaml(port, upstream.url));
+    fs.writeFileSync(path.join(path.dirname(bin), 'tag.mjs'), TAG_PLUGIN);
     const ca = fs.readFileSync(path.join(path.dirname(bin), 'certs', 'cert.pem'));
 
     const t0 = performance.now();
@@ -154,12 +155,33 @@ describe.skipIf(!ENABLED)('single executable, alone in an empty directory', () =
       expect(native).toBeDefined();
       expect(fs.readdirSync(path.join(cache, native!, '@img')).sort()).toEqual(['sharp-libvips-linux-x64', 'sharp-linux-x64']);
 
+      // Plugin modules load inside the binary too.
+      const plug = await get(`https://127.0.0.1:${port}/plug/x`, ca, { authorization: `Bearer ${TOKEN}` });
+      expect([plug.status, plug.body.toString()]).toEqual([200, `plugin saw ${png.length} bytes`]);
+
       expect(out.text()).not.toContain(TOKEN);
     } finally {
       child.kill('SIGTERM');
     }
     const code = await exited(child, 10_000);
     expect(code, out.text()).toBe(0);
+  });
+
+  it('serve --workers 2: cluster workers start from the binary (argv differs in a SEA) and drain on SIGTERM', async () => {
+    const port = await freePort();
+    fs.writeFileSync(path.join(path.dirname(bin), 'workers.yaml'), relayYaml(port, upstream.url).replace(/  tls:\n(    .*\n){2}/, ''));
+    const child = spawn(bin, ['serve', '--config', 'workers.yaml', '--workers', '2'], { cwd: path.dirname(bin), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = collect(child);
+    try {
+      await waitFor(() => (out.stdout().match(/"msg":"ai-relay listening/g) ?? []).length === 2, 20_000, out);
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(res.status).toBe(200);
+      expect(out.stdout()).toMatch(/"worker":1,/);
+      expect(out.stdout()).toMatch(/"worker":2,/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited(child, 15_000), out.text()).toBe(0);
   });
 
   it('a noexec cache dir is named, with AI_RELAY_CACHE_DIR as the fix', async (ctx) => {
@@ -224,8 +246,22 @@ routes:
     auth: [web]
     transforms:
       - png-to-jpeg: {}
+  - name: plug
+    prefix: /plug
+    upstream: ${upstreamUrl}
+    auth: [web]
+    transforms:
+      - module: ./tag.mjs
 `;
 }
+
+/** A plugin transform, loaded by the binary with import() from next to the config. */
+const TAG_PLUGIN = `export default {
+  name: 'tag',
+  match: () => true,
+  transform: (body) => ({ body: Buffer.from('plugin saw ' + body.length + ' bytes'), headers: { 'content-type': 'text/plain' } }),
+};
+`;
 
 function collect(child: ChildProcess) {
   const o: Buffer[] = [];
