@@ -13,7 +13,8 @@
  *      blob and binary always come from the same Node version, whatever node runs this script.
  *   4. Copy the base binary, strip it, inject the blob with postject.
  *
- * Usage: node scripts/build-binary.mjs [--entry FILE] [--out FILE] [--no-strip]
+ * Usage: node scripts/build-binary.mjs [--entry FILE] [--out FILE] [--no-strip] [--keep-work]
+ * (--keep-work leaves the bundle, sea-config.json and blob in dist/sea-* for inspection)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,24 +32,30 @@ const { values: opts } = parseArgs({
     entry: { type: 'string', default: 'src/cli/sea-entry.ts' },
     out: { type: 'string', default: 'dist/ai-relay-linux-x64' },
     'no-strip': { type: 'boolean', default: false },
+    'keep-work': { type: 'boolean', default: false },
   },
 });
 
 const started = performance.now();
-const work = path.join(root, 'dist', 'sea');
 const out = path.resolve(root, opts.out);
-fs.mkdirSync(work, { recursive: true });
-
-const native = nativeAssets();
-const bundle = path.join(work, 'bundle.cjs');
-await bundleEntry(path.resolve(root, opts.entry), bundle, native.manifest);
-const baseNode = pinnedNode();
-const blob = makeBlob(baseNode, bundle, native.files);
-inject(baseNode, blob, out, !opts['no-strip']);
-
-const secs = ((performance.now() - started) / 1000).toFixed(1);
-const mb = (fs.statSync(out).size / 1024 / 1024).toFixed(1);
-console.log(`built ${path.relative(root, out)}: ${mb} MB in ${secs}s (node ${nodeVersion(baseNode)}, sharp native ${native.manifest.id})`);
+fs.mkdirSync(path.join(root, 'dist'), { recursive: true });
+// A private work dir per run: two builds at once (a test and a developer) never mix files.
+const work = fs.mkdtempSync(path.join(root, 'dist', 'sea-'));
+try {
+  const native = nativeAssets();
+  const bundle = path.join(work, 'bundle.cjs');
+  await bundleEntry(path.resolve(root, opts.entry), bundle, native.manifest);
+  const baseNode = pinnedNode();
+  const blob = makeBlob(baseNode, bundle, native.files);
+  inject(baseNode, blob, out, !opts['no-strip']);
+  report(baseNode, native.manifest.id);
+} catch (err) {
+  console.error(`build:binary: ${err.message}`);
+  process.exitCode = 1;
+} finally {
+  if (opts['keep-work']) console.log(`work files kept in ${path.relative(root, work)}`);
+  else fs.rmSync(work, { recursive: true, force: true });
+}
 
 // ---------- steps ----------
 
@@ -196,6 +203,12 @@ function inject(baseNode, blob, outFile, strip) {
   }
 }
 
+function report(baseNode, nativeId) {
+  const secs = ((performance.now() - started) / 1000).toFixed(1);
+  const mb = (fs.statSync(out).size / 1024 / 1024).toFixed(1);
+  console.log(`built ${path.relative(root, out)}: ${mb} MB in ${secs}s (node ${nodeVersion(baseNode)}, sharp native ${nativeId})`);
+}
+
 function nodeVersion(bin) {
   return execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim();
 }
@@ -206,6 +219,5 @@ function run(cmd, args) {
 }
 
 function fail(msg) {
-  console.error(`build:binary: ${msg}`);
-  process.exit(1);
+  throw new Error(msg);
 }
