@@ -4,7 +4,7 @@
  * signals, exit codes, stdout and stderr are the real thing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -35,6 +35,7 @@ export function cliBundle(): Promise<string> {
       outfile,
       logLevel: 'error',
     });
+    process.once('exit', () => rmSync(outfile, { force: true }));
     return outfile;
   })();
   return built;
