@@ -5,12 +5,16 @@
  * histograms summed, gauges summed unless marked otherwise).
  *
  * Hot path: `exchangeDone(x)` once per exchange, using label children bound per route
- * (route-series.ts). Gauges of live state (exchanges in flight, open SSE streams) cost nothing per
+ * (route-series.ts) and allocation-free counters and histograms (lean-counter.ts,
+ * lean-histogram.ts); prom-client provides the registry, the text format, gauges and the
+ * cluster aggregation. Gauges of live state (exchanges in flight, open SSE streams) cost nothing per
  * request: they are computed when scraped.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Exchange } from '../server/context.js';
 import { DURATION_BUCKETS, OVERHEAD_BUCKETS, TRANSFORM_BUCKETS, UPSTREAM_BUCKETS } from './buckets.js';
+import { LeanCounter } from './lean-counter.js';
+import { LeanHistogram } from './lean-histogram.js';
 import { RouteSeries, type SeriesMetrics } from './route-series.js';
 import type { MetricsSink } from './types.js';
 
@@ -38,17 +42,17 @@ export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
   const registry = new Registry();
   const registers = [registry];
   const m: SeriesMetrics = {
-    requests: new Counter({ name: 'ai_relay_requests_total', help: 'Exchanges finished, by route, status class (2xx, 4xx, …; none: the client left before any status) and relay client name (- when none).', labelNames: ['route', 'status_class', 'client'], registers }),
-    bytesIn: new Counter({ name: 'ai_relay_request_bytes_total', help: 'Request body bytes received from clients.', labelNames: ['route'], registers }),
-    bytesOut: new Counter({ name: 'ai_relay_response_bytes_total', help: 'Response body bytes sent to clients.', labelNames: ['route'], registers }),
-    rateLimited: new Counter({ name: 'ai_relay_rate_limited_total', help: 'Requests refused with 429 by the route\'s rate limit (upstream 429s are not counted here).', labelNames: ['route'], registers }),
-    upstream: new Histogram({ name: 'ai_relay_upstream_latency_seconds', help: 'Time from dispatching the upstream request to its response headers.', labelNames: ['route'], buckets: UPSTREAM_BUCKETS, registers }),
-    overhead: new Histogram({ name: 'ai_relay_overhead_seconds', help: 'Time the relay spent before dispatching upstream (parsing, auth, rate limit, retries).', labelNames: ['route'], buckets: OVERHEAD_BUCKETS, registers }),
-    duration: new Histogram({ name: 'ai_relay_exchange_duration_seconds', help: 'Whole exchange, accept to last byte (streams included).', labelNames: ['route'], buckets: DURATION_BUCKETS, registers }),
-    transforms: new Counter({ name: 'ai_relay_transforms_total', help: 'Response transforms run, by result (failed: the original body was sent).', labelNames: ['route', 'result'], registers }),
-    transformTime: new Histogram({ name: 'ai_relay_transform_duration_seconds', help: 'Time spent in response transforms.', labelNames: ['route'], buckets: TRANSFORM_BUCKETS, registers }),
-    tokenFetches: new Counter({ name: 'ai_relay_token_fetches_total', help: 'OAuth token fetches, by result.', labelNames: ['route', 'result'], registers }),
-    keyRests: new Counter({ name: 'ai_relay_key_rests_total', help: 'Key-pool keys put to rest after 401/403/429, by key index (never the key).', labelNames: ['route', 'key'], registers }),
+    requests: new LeanCounter('ai_relay_requests_total', 'Exchanges finished, by route (- when none matched), status class (2xx, 4xx, …; none: the client left before any status) and relay client name (- when none).', ['route', 'status_class', 'client'], registry),
+    bytesIn: new LeanCounter('ai_relay_request_bytes_total', 'Request body bytes received from clients.', ['route'], registry),
+    bytesOut: new LeanCounter('ai_relay_response_bytes_total', 'Response body bytes sent to clients.', ['route'], registry),
+    rateLimited: new LeanCounter('ai_relay_rate_limited_total', 'Requests refused with 429 by the route\'s rate limit (upstream 429s are not counted here).', ['route'], registry),
+    upstream: new LeanHistogram('ai_relay_upstream_latency_seconds', 'Time from dispatching the upstream request to its response headers.', ['route'], UPSTREAM_BUCKETS, registry),
+    overhead: new LeanHistogram('ai_relay_overhead_seconds', 'Time the relay spent before dispatching upstream (parsing, auth, rate limit, retries).', ['route'], OVERHEAD_BUCKETS, registry),
+    duration: new LeanHistogram('ai_relay_exchange_duration_seconds', 'Whole exchange, accept to last byte (streams included).', ['route'], DURATION_BUCKETS, registry),
+    transforms: new LeanCounter('ai_relay_transforms_total', 'Response transforms run, by result (failed: the original body was sent).', ['route', 'result'], registry),
+    transformTime: new LeanHistogram('ai_relay_transform_duration_seconds', 'Time spent in response transforms.', ['route'], TRANSFORM_BUCKETS, registry),
+    tokenFetches: new LeanCounter('ai_relay_token_fetches_total', 'OAuth token fetches, by result.', ['route', 'result'], registry),
+    keyRests: new LeanCounter('ai_relay_key_rests_total', 'Key-pool keys put to rest after 401/403/429, by key index (never the key).', ['route', 'key'], registry),
   };
   const reloads = new Counter({ name: 'ai_relay_config_reloads_total', help: 'Config reloads, by result (failed: the old config kept serving).', labelNames: ['result'], registers });
   const reloadOk = reloads.labels('ok');

@@ -2,23 +2,24 @@
  * Label children bound once per route (and per status class × client for the request counter), so
  * recording an exchange is a Map lookup plus a few increments — no label objects built per request.
  */
-import type { Counter, Histogram } from 'prom-client';
+import type { LeanCounter, LeanCounterSeries } from './lean-counter.js';
+import type { LeanHistogram, LeanSeries } from './lean-histogram.js';
 
-type CounterChild = ReturnType<Counter<string>['labels']>;
-type HistogramChild = ReturnType<Histogram<string>['labels']>;
+type CounterChild = LeanCounterSeries;
+type HistogramChild = LeanSeries;
 
 export interface SeriesMetrics {
-  requests: Counter<'route' | 'status_class' | 'client'>;
-  bytesIn: Counter<'route'>;
-  bytesOut: Counter<'route'>;
-  rateLimited: Counter<'route'>;
-  upstream: Histogram<'route'>;
-  overhead: Histogram<'route'>;
-  duration: Histogram<'route'>;
-  transforms: Counter<'route' | 'result'>;
-  transformTime: Histogram<'route'>;
-  tokenFetches: Counter<'route' | 'result'>;
-  keyRests: Counter<'route' | 'key'>;
+  requests: LeanCounter;
+  bytesIn: LeanCounter;
+  bytesOut: LeanCounter;
+  rateLimited: LeanCounter;
+  upstream: LeanHistogram;
+  overhead: LeanHistogram;
+  duration: LeanHistogram;
+  transforms: LeanCounter;
+  transformTime: LeanHistogram;
+  tokenFetches: LeanCounter;
+  keyRests: LeanCounter;
 }
 
 const CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
