@@ -6,6 +6,9 @@ import { loadConfigFile } from '../../config/load.js';
 import { formatIssue } from '../../errors.js';
 import { configOptions } from '../program.js';
 import { describeRoutes } from '../route-table.js';
+import { compileTable } from '../../routing/compile.js';
+import { PoolRegistry } from '../../upstream/dispatcher.js';
+import { silentLogger } from '../../log/logger.js';
 
 export function checkCommand(): Command {
   return configOptions(new Command('check'))
@@ -14,6 +17,12 @@ export function checkCommand(): Command {
     .action(async (opts: { config: string; envFile?: string; strict?: boolean }) => {
       const env = loadEnv(opts.envFile ?? '.env', process.env, opts.envFile !== undefined);
       const loaded = loadConfigFile(opts.config, { env, strict: opts.strict ?? false });
+      // Compile too (then discard): unreadable CA files, broken plugins and a missing image
+      // library fail `check` exactly as they would fail `serve`.
+      const pools = new PoolRegistry();
+      const table = await compileTable(loaded, { pools, log: silentLogger(), env });
+      await table.dispose();
+      await pools.destroyAll();
       const out = process.stdout;
       out.write(describeRoutes(loaded));
       for (const w of loaded.warnings) out.write(`${chalk.yellow('warning')} ${formatIssue({ ...w, file: opts.config })}\n`);
