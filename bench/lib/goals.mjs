@@ -1,0 +1,33 @@
+// The targets issue #8 sets for the relay, checked against one run. `met` is null when the
+// figure was not measured (or, for 5,000 streams, measured with fewer streams in --quick).
+export function evaluateGoals(results) {
+  const s = results.scenarios ?? {};
+  const r = (path) => path.reduce((o, k) => (o == null ? undefined : o[k]), s);
+  const goals = [];
+  const add = (goal, measured, met, unit = '') => goals.push({ goal, measured: measured == null ? null : `${measured}${unit}`, met: measured == null ? null : met });
+
+  const cpu = r(['small50', 'targets', 'relay', 'cpu_us_per_req']);
+  add('relay CPU per small request ≤ 110 µs (c=50)', cpu, cpu != null && cpu <= 110, ' µs');
+  const rps = r(['small50', 'targets', 'relay', 'rps']);
+  const frps = r(['small50', 'targets', 'fastify', 'rps']);
+  const ratio = rps != null && frps ? Math.round((100 * rps) / frps) / 100 : null;
+  add('relay req/s ≥ 1.5× @fastify/http-proxy (c=50)', ratio, ratio != null && ratio >= 1.5, '×');
+  const p50 = r(['conn1', 'targets', 'relay', 'added_p50_ms']);
+  add('added p50 at 1 connection ≤ 0.25 ms', p50, p50 != null && p50 <= 0.25, ' ms');
+  const sse = r(['sse64', 'targets', 'relay', 'added_delay_p99_ms']);
+  add('SSE added event delay p99 ≤ 1 ms', sse, sse != null && sse <= 1, ' ms');
+  const streams = r(['openStreams', 'settings', 'streams']);
+  const rss = r(['openStreams', 'targets', 'relay', 'rss_mb']);
+  const opened = r(['openStreams', 'targets', 'relay', 'opened']);
+  add(
+    `5,000 open SSE streams ≤ 300 MB RSS${streams != null && streams !== 5000 ? ` (measured with ${streams} streams)` : ''}`,
+    rss,
+    streams === 5000 && opened === 5000 ? rss <= 300 : null,
+    ' MB',
+  );
+  const cold = r(['coldStart', 'targets', 'relay', 'median_ms']);
+  add('cold start ≤ 300 ms (median)', cold, cold != null && cold <= 300, ' ms');
+  const busy = r(['images', 'small_busy', 'p99_ms']);
+  add('small-request p99 on another route ≤ 5 ms while images convert', busy, busy != null && busy <= 5, ' ms');
+  return goals;
+}

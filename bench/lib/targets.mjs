@@ -1,0 +1,168 @@
+// The things under test. Every target exposes the same URL layout, `<base>/api/v1/...`, and
+// gets the same request headers (relay token + Origin); the proxies inject the same upstream
+// Authorization header. "direct" is the upstream itself (its `/api` prefix is ignored).
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { start } from './spawn.mjs';
+import { freePort, waitFor200 } from './http.mjs';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const TOKEN = 'bench-relay-token-3f9a2c71';
+export const ORIGIN = 'https://app.example';
+export const UPSTREAM_AUTH = 'Bearer sk-bench-upstream-key-0000000000';
+/** Headers every client sends to every target. */
+export const CLIENT_HEADERS = { 'x-proxy-token': TOKEN, origin: ORIGIN };
+
+export const TARGETS = ['direct', 'relay', 'nginx', 'fastify', 'http-proxy'];
+export const LABELS = {
+  direct: 'direct (no proxy)',
+  relay: 'ai-relay',
+  nginx: 'nginx proxy_pass',
+  fastify: '@fastify/http-proxy',
+  'http-proxy': 'http-proxy (keep-alive)',
+};
+
+export async function startUpstream(tmp, imageJsonFile) {
+  const h = await start(process.execPath, [join(ROOT, 'bench/peers/upstream.mjs')], {
+    env: imageJsonFile ? { BENCH_IMAGE_JSON: imageJsonFile } : {},
+    ready: 'line',
+  });
+  return { ...h, url: `http://127.0.0.1:${h.info.port}` };
+}
+
+export function relayYaml(upstreamUrl) {
+  // A realistic route: relay-token auth, CORS for one origin, an injected upstream key, the
+  // access log on at info. The image route adds the png-to-jpeg transform at q95.
+  const common = `    auth: [web]
+    cors:
+      origins: ["${ORIGIN}"]
+    headers:
+      set:
+        Authorization: ${UPSTREAM_AUTH}
+`;
+  return `server:
+  host: 127.0.0.1
+  port: 8787
+log:
+  level: info
+  format: json
+clients:
+  web: ${TOKEN}
+egress:
+  proxy: none
+routes:
+  - name: api
+    prefix: /api
+    upstream: ${upstreamUrl}
+${common}  - name: images
+    prefix: /img
+    upstream: ${upstreamUrl}
+${common}    transforms:
+      - png-to-jpeg:
+          quality: 95
+`;
+}
+
+/** Starts ai-relay via its CLI, exactly as a user would (`node bin/ai-relay.js serve`). */
+export async function startRelay(tmp, upstreamUrl, { nodeArgs = [], workers } = {}) {
+  const cfg = join(tmp, 'relay.yaml');
+  writeFileSync(cfg, relayYaml(upstreamUrl));
+  const port = await freePort();
+  const args = [...nodeArgs, join(ROOT, 'bin/ai-relay.js'), 'serve', '--config', cfg, '--host', '127.0.0.1', '--port', String(port)];
+  if (workers) args.push('--workers', String(workers));
+  const since = performance.now();
+  const h = await start(process.execPath, args, { logFile: join(tmp, 'relay-access.log'), cwd: tmp });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    const ms = await waitFor200(`${url}/health`, { since, isAlive: h.alive });
+    return { ...h, url, startMs: ms };
+  } catch (e) {
+    await h.stop('SIGKILL');
+    throw e;
+  }
+}
+
+export function nginxConf(dir, port, upstreamPort) {
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'logs']) mkdirSync(join(dir, d), { recursive: true });
+  return `# 1 worker: the Node peers each run on one core too.
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+worker_rlimit_nofile 40000;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+events { worker_connections 20000; }
+http {
+  access_log ${dir}/logs/access.log;    # on, like the relay's access log
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  client_max_body_size 64m;
+  keepalive_requests 1000000;
+  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location /api/ {
+      proxy_pass http://up/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "${UPSTREAM_AUTH}";
+      proxy_buffering off;            # stream responses (SSE) like the relay
+      proxy_request_buffering off;    # stream request bodies like the relay
+      proxy_read_timeout 600s;
+    }
+  }
+}
+`;
+}
+
+export async function startNginx(tmp, upstreamPort) {
+  const dir = join(tmp, 'nginx');
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, nginxConf(dir, port, upstreamPort));
+  const since = performance.now();
+  const h = await start('nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'logs/error.log')], { logFile: join(dir, 'logs/stdout.log') });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    const ms = await waitFor200(`${url}/api/health`, { since, isAlive: h.alive });
+    return { ...h, url, startMs: ms, stop: (sig = 'SIGQUIT', grace) => h.stop(sig, grace) };
+  } catch (e) {
+    await h.stop('SIGKILL');
+    throw e;
+  }
+}
+
+export async function startNodePeer(name, upstreamUrl) {
+  const script = name === 'fastify' ? 'bench/peers/fastify-proxy.mjs' : 'bench/peers/http-proxy.mjs';
+  const since = performance.now();
+  const h = await start(process.execPath, [join(ROOT, script)], {
+    env: { UPSTREAM: upstreamUrl, UPSTREAM_AUTH },
+    ready: 'line',
+  });
+  const url = `http://127.0.0.1:${h.info.port}`;
+  const ms = await waitFor200(`${url}/api/health`, { since, isAlive: h.alive });
+  return { ...h, url, startMs: ms };
+}
+
+/** Starts one target. `upstream` is the running upstream handle. */
+export async function startTarget(name, tmp, upstream, opts = {}) {
+  switch (name) {
+    case 'direct':
+      // The upstream is the "proxy": its CPU is what the other rows add to.
+      return { pid: upstream.pid, url: upstream.url, startMs: 0, alive: upstream.alive, stop: async () => {} };
+    case 'relay':
+      return startRelay(tmp, upstream.url, opts);
+    case 'nginx':
+      return startNginx(tmp, upstream.info.port);
+    case 'fastify':
+    case 'http-proxy':
+      return startNodePeer(name, upstream.url);
+    default:
+      throw new Error(`unknown target ${name}`);
+  }
+}

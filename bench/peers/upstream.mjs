@@ -1,0 +1,73 @@
+// The fake upstream every target proxies to (run as its own process so its CPU is never
+// counted as the proxy's). node:http on 127.0.0.1, keep-alive. Paths may carry an `/api`
+// prefix so "direct" is hit with exactly the URLs the proxies get.
+//   GET  /v1/small            166-byte chat-completion JSON
+//   POST /v1/upload           reads and discards the body, answers {"bytes":N}
+//   GET  /v1/sse?n=64&ms=20   n SSE events `ms` apart; each carries the send time on the
+//                             monotonic clock (process.hrtime, shared by all processes)
+//   GET  /v1/image            JSON with a base64 PNG (file given in BENCH_IMAGE_JSON)
+//   GET  /health              {"status":"ok"}
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+
+const SMALL = Buffer.from(
+  JSON.stringify({
+    id: 'chatcmpl-bench',
+    object: 'chat.completion',
+    created: 1700000000,
+    model: 'gpt-4o-mini',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from the bench upstream.' }, finish_reason: 'stop' }],
+  }),
+);
+const HEALTH = Buffer.from('{"status":"ok"}');
+const IMAGE = process.env.BENCH_IMAGE_JSON ? readFileSync(process.env.BENCH_IMAGE_JSON) : null;
+
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+
+function json(res, body) {
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+  res.end(body);
+}
+
+function sse(req, res, url) {
+  const n = Math.min(100_000, Number(url.searchParams.get('n') ?? 64));
+  const ms = Math.max(1, Number(url.searchParams.get('ms') ?? 20));
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  let i = 0;
+  let timer;
+  const send = () => {
+    res.write(`data: {"i":${i},"t":${nowUs()}}\n\n`);
+    i += 1;
+    if (i >= n) {
+      clearInterval(timer);
+      res.end();
+    }
+  };
+  send(); // the first event goes out with the headers' flush: time to first event = relay cost
+  if (i < n) timer = setInterval(send, ms);
+  res.on('close', () => clearInterval(timer));
+}
+
+const server = http.createServer({ keepAliveTimeout: 60_000, noDelay: true }, (req, res) => {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const path = url.pathname.startsWith('/api/') ? url.pathname.slice(4) : url.pathname;
+  if (path === '/v1/small') return json(res, SMALL);
+  if (path === '/health') return json(res, HEALTH);
+  if (path === '/v1/sse') return sse(req, res, url);
+  if (path === '/v1/image' && IMAGE) return json(res, IMAGE);
+  if (path === '/v1/upload') {
+    let bytes = 0;
+    req.on('data', (c) => (bytes += c.length));
+    req.on('end', () => json(res, Buffer.from(`{"bytes":${bytes}}`)));
+    return undefined;
+  }
+  res.writeHead(404, { 'content-type': 'application/json' });
+  res.end('{"error":"not found"}');
+  return undefined;
+});
+server.maxConnections = 100_000;
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+  process.stdout.write(`READY ${JSON.stringify({ port: server.address().port })}\n`);
+});
+process.on('SIGTERM', () => process.exit(0));
+process.on('SIGINT', () => process.exit(0));

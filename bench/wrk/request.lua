@@ -1,0 +1,24 @@
+-- wrk script shared by every target: the same headers (relay token + Origin), an optional
+-- request body read from a file, and a machine-readable summary line at the end.
+local token = os.getenv("BENCH_TOKEN")
+local origin = os.getenv("BENCH_ORIGIN")
+local body_file = os.getenv("BENCH_BODY_FILE")
+
+wrk.method = os.getenv("BENCH_METHOD") or "GET"
+if token and token ~= "" then wrk.headers["X-Proxy-Token"] = token end
+if origin and origin ~= "" then wrk.headers["Origin"] = origin end
+if body_file and body_file ~= "" then
+  local f = assert(io.open(body_file, "rb"))
+  wrk.body = f:read("*a")
+  f:close()
+  wrk.headers["Content-Type"] = "application/octet-stream"
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,' ..
+    '"p50_us":%.1f,"p90_us":%.1f,"p99_us":%.1f,"mean_us":%.1f,"max_us":%.1f}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, latency.max))
+end

@@ -1,0 +1,108 @@
+/**
+ * Keeps `npm run bench` from rotting: runs the harness once in --quick mode (every scenario for
+ * a second or two, against every target) and checks that it produced every figure as a
+ * number. Never asserts a timing: this machine is shared and its numbers move by ±40 %.
+ * Skips with a printed reason when wrk or nginx is missing locally; under CI=true a missing
+ * tool fails the test instead (.ci/run installs both).
+ */
+import { describe, expect, it } from 'vitest';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function has(cmd: string, args: string[]): boolean {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+
+const missing = [['wrk', ['-v']], ['nginx', ['-v']]].filter(([c, a]) => !has(c as string, a as string[])).map(([c]) => c as string);
+if (!existsSync(join(ROOT, 'dist/cli/bin.js'))) missing.push('dist/ (npm run build)');
+const inCI = process.env.CI === 'true';
+if (missing.length && !inCI) console.warn(`bench harness test skipped: missing ${missing.join(', ')}`);
+
+type Json = Record<string, unknown>;
+const TARGETS = ['direct', 'relay', 'nginx', 'fastify', 'http-proxy'];
+const PROXIES = TARGETS.filter((t) => t !== 'direct');
+
+function at(obj: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (o == null ? undefined : (o as Json)[k]), obj);
+}
+
+/** Every figure docs/benchmarks.md publishes, as paths into latest.json. */
+function requiredFigures(): string[] {
+  const p: string[] = [];
+  for (const t of TARGETS) {
+    for (const f of ['rps', 'p50_ms', 'p99_ms', 'cpu_us_per_req']) p.push(`scenarios.small50.targets.${t}.${f}`);
+    for (const f of ['rps', 'p50_ms', 'p99_ms']) p.push(`scenarios.conn1.targets.${t}.${f}`);
+    for (const f of ['rps', 'mb_per_s', 'cpu_us_per_mb', 'peak_rss_mb']) p.push(`scenarios.post1mb.targets.${t}.${f}`);
+    for (const f of ['ttfe_p50_ms', 'delay_p50_ms', 'delay_p99_ms']) p.push(`scenarios.sse64.targets.${t}.${f}`);
+    for (const f of ['rss_mb', 'idle_rss_mb', 'kb_per_stream', 'delay_p50_ms', 'delay_p99_ms']) p.push(`scenarios.openStreams.targets.${t}.${f}`);
+  }
+  for (const t of PROXIES) {
+    p.push(`scenarios.conn1.targets.${t}.added_p50_ms`, `scenarios.conn1.targets.${t}.added_p99_ms`);
+    p.push(`scenarios.sse64.targets.${t}.added_ttfe_ms`, `scenarios.sse64.targets.${t}.added_delay_p99_ms`);
+    p.push(`scenarios.coldStart.targets.${t}.median_ms`);
+  }
+  p.push(
+    'scenarios.images.relay.cpu_ms_per_image',
+    'scenarios.images.relay.wall_ms_p50',
+    'scenarios.images.pillow.cpu_ms_per_image',
+    'scenarios.images.small_idle.p99_ms',
+    'scenarios.images.small_busy.p99_ms',
+    'scenarios.images.small_busy.images_converted',
+    'profile.busyMs',
+    'profile.topFunctions.0.selfMs',
+    'meta.machine.nproc',
+  );
+  return p;
+}
+
+describe.skipIf(missing.length > 0 && !inCI)('npm run bench -- --quick', () => {
+  it('produces every figure, as a number, for every target', async () => {
+    expect(missing, `tools missing under CI: ${missing.join(', ')}`).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
+    const out = join(dir, 'latest.json');
+    try {
+      const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [join(ROOT, 'bench/run.mjs'), '--quick', '--no-docs', '--out', out], { cwd: ROOT, timeout: 280_000, maxBuffer: 16 << 20 }, (err, so, se) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: so, stderr: se }),
+        );
+      });
+      expect(code, `bench exited ${code}\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`).toBe(0);
+      const r = JSON.parse(readFileSync(out, 'utf8')) as Json;
+      expect(r.error).toBeUndefined();
+      const bad = requiredFigures().filter((path) => {
+        const v = at(r, path);
+        return typeof v !== 'number' || !Number.isFinite(v);
+      });
+      expect(bad, `figures missing or not numeric: ${bad.join(', ')}`).toEqual([]);
+      // The relay really converted (otherwise "CPU per image" would measure plain proxying).
+      expect(at(r, 'scenarios.images.relay.converted')).toBe(true);
+      // Every stream opened and every load run came back clean: figures from failing
+      // targets would be meaningless.
+      for (const t of TARGETS) {
+        expect(at(r, `scenarios.openStreams.targets.${t}.opened`), t).toBe(at(r, 'scenarios.openStreams.settings.streams'));
+        for (const sc of ['small50', 'conn1', 'post1mb', 'sse64']) expect(at(r, `scenarios.${sc}.targets.${t}.errors`), `${sc} ${t}`).toBe(0);
+      }
+      // The goals table has one row per goal of issue #8.
+      expect((r.goals as unknown[]).length).toBe(7);
+      // And the report renders from these results without throwing.
+      const { renderMarkdown } = (await import(join(ROOT, 'bench/lib/report.mjs'))) as { renderMarkdown: (r: Json) => string };
+      const { renderChart } = (await import(join(ROOT, 'bench/lib/chart.mjs'))) as { renderChart: (r: Json) => string };
+      const md = renderMarkdown(r);
+      expect(md).toContain('| ai-relay |');
+      expect(md).toContain('## Where the relay spends its CPU');
+      expect(renderChart(r)).toMatch(/^<svg[\s\S]*<\/svg>$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
