@@ -48,6 +48,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
   const fork = () => {
     const w = cluster.fork();
     startedAt.set(w.id, Date.now());
+    log.info({ worker_id: w.id, pid: w.process.pid }, 'worker started');
     return w;
   };
   const each = (fn: (w: Worker) => void) => {
