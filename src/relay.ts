@@ -118,6 +118,9 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
       inFlight.delete(x);
       metrics.exchangeDone(x);
     },
+    // A failing token source or a key pool with every key resting shows in readyPath per route;
+    // it does not turn the whole relay unready (other routes still serve).
+    routeProblem: (r) => r.credentials?.problem(),
   };
   const endpointsFor = (t: RouteTable) =>
     t.metricsPath ? new Map([[t.metricsPath, metricsEndpoint(metricsSource, () => state.table.config.server.metricsToken)]]) : undefined;
