@@ -38,7 +38,10 @@ export interface Interpolated {
   substituted: string[];
 }
 
-/** `$${X}` escapes to a literal `${X}`. An empty variable counts as set. */
+/**
+ * `$${X}` escapes to a literal `${X}`. An empty variable counts as NOT set: a copied
+ * `.env.example` with `OPENAI_API_KEY=` must disable the route (503), not send `Bearer ` upstream.
+ */
 export function interpolate(input: string, env: Env): Interpolated {
   const missing: string[] = [];
   const substituted: string[] = [];
@@ -51,7 +54,6 @@ export function interpolate(input: string, env: Env): Interpolated {
       return v;
     }
     if (def !== undefined) return def;
-    if (v === '') return '';
     missing.push(name!);
     return '';
   });

@@ -180,7 +180,7 @@ function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
     body = limitBody(req, table.maxBodySize, (err) => {
       x.outcome = err.message;
       if (!x.res.headersSent) sendError(x, err);
-    });
+    }, (n) => (x.bytesIn += n));
   }
   const rest = stripBase(x.path, table.bases)!.rest;
   const tail = r.stripPrefix ? (r.prefix === '/' ? rest : rest.slice(r.prefix.length)) : rest;

@@ -31,6 +31,8 @@ export interface HttpsServerOptions {
   http2: boolean;
   /** Largest request head in bytes (HTTP/1.1 parser limit; h2 SETTINGS_MAX_HEADER_LIST_SIZE). */
   maxHeaderSize?: number;
+  /** How often Node checks headersTimeout (its default, 30 s, lets a slowloris socket live on). */
+  connectionsCheckingInterval?: number;
   /** Concurrent streams per h2 connection; default 256 (nginx uses 128, Go 250). */
   maxConcurrentStreams?: number;
 }
@@ -42,7 +44,14 @@ const DEFAULT_MAX_CONCURRENT_STREAMS = 256;
 export function createHttpsServer(handler: TlsRequestHandler, material: TlsMaterial, opts: HttpsServerOptions): HttpsServer {
   const secure = { key: material.key, cert: material.cert, minVersion: 'TLSv1.2' as const };
   if (!opts.http2) {
-    return https.createServer({ ...secure, ...(opts.maxHeaderSize ? { maxHeaderSize: opts.maxHeaderSize } : {}) }, handler);
+    return https.createServer(
+      {
+        ...secure,
+        ...(opts.maxHeaderSize ? { maxHeaderSize: opts.maxHeaderSize } : {}),
+        ...(opts.connectionsCheckingInterval ? { connectionsCheckingInterval: opts.connectionsCheckingInterval } : {}),
+      },
+      handler,
+    );
   }
   const server = http2.createSecureServer(
     {

@@ -36,6 +36,13 @@ export interface ForwardHooks {
   done(x: Exchange): void;
 }
 
+const BODY_LOG_LIMIT = 2048;
+
+function truncate(b: Buffer, total = b.length): string {
+  const t = b.subarray(0, BODY_LOG_LIMIT).toString('utf8');
+  return total > BODY_LOG_LIMIT ? `${t}… (${total} bytes)` : t;
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const EVENT_STREAM = 'text/event-stream';
 
@@ -57,9 +64,17 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
   let heartbeat: Heartbeat | undefined;
   let sendTimer: NodeJS.Timeout | undefined;
 
+  // log.bodies at debug level: the first bytes of each body, truncated (the logger redacts).
+  const bodyLog = x.table.config.log.bodies && x.log.isLevelEnabled('debug') ? { res: [] as Buffer[], size: 0 } : undefined;
   const finish = () => {
     if (finished) return;
     finished = true;
+    if (bodyLog) {
+      x.log.debug(
+        { req_id: x.requestId, req_body: Buffer.isBuffer(fr.body) ? truncate(fr.body) : fr.body ? '(streamed)' : undefined, res_body: truncate(Buffer.concat(bodyLog.res), bodyLog.size) },
+        'bodies',
+      );
+    }
     if (totalTimer) clearTimeout(totalTimer);
     if (earlyTimer) clearTimeout(earlyTimer);
     if (sendTimer) clearTimeout(sendTimer);
@@ -167,6 +182,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
       x.upstreamHeadersAt = performance.now();
       if (earlyTimer) clearTimeout(earlyTimer);
       const out = downstreamResponseHeaders(headers as Record<string, string | string[]>, route.locationFor(x.base));
+      if (status >= 400 && x.table.redactor.size) scrubHeaders(out, x.table.redactor);
       const isSse = typeof out['content-type'] === 'string' && out['content-type'].startsWith(EVENT_STREAM);
       if (early) {
         heartbeat?.stop();
@@ -195,6 +211,10 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
         return;
       }
       heartbeat?.saw(chunk);
+      if (bodyLog && bodyLog.size < BODY_LOG_LIMIT) {
+        bodyLog.res.push(chunk.subarray(0, BODY_LOG_LIMIT - bodyLog.size));
+        bodyLog.size += chunk.length;
+      }
       write(chunk, c);
     },
     onResponseEnd() {
@@ -268,6 +288,16 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
     earlyTimer.unref();
   }
   dispatch();
+}
+
+/** An error answer may echo a secret in a header too (a debug header with the rejected key). */
+function scrubHeaders(h: OutHeaders, redactor: Exchange['table']['redactor']): void {
+  for (const k in h) {
+    const v = h[k]!;
+    if (typeof v === 'string') {
+      if (redactor.has(v)) h[k] = redactor.scrub(v);
+    } else if (v.some((e) => redactor.has(e))) h[k] = v.map((e) => redactor.scrub(e));
+  }
 }
 
 /** After an early start, a non-SSE or error upstream answer becomes one `event: error`. */
@@ -345,11 +375,12 @@ function abortSignalFor(res: { on(ev: 'close', cb: () => void): unknown; writabl
 }
 
 /** Counts a chunked request body and fails it with 413 as soon as it passes the limit. */
-export function limitBody(src: Readable, max: number, onExceeded: (err: RelayError) => void): Transform {
+export function limitBody(src: Readable, max: number, onExceeded: (err: RelayError) => void, onBytes?: (n: number) => void): Transform {
   let seen = 0;
   const t = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       seen += chunk.length;
+      onBytes?.(chunk.length);
       if (seen > max) {
         const err = new RelayError('body_too_large', `request body exceeds ${max} bytes (maxBodySize)`);
         onExceeded(err);

@@ -122,7 +122,7 @@ routes:
   // src/server/listen.ts: pass `connectionsCheckingInterval: Math.max(100, Math.min(1000,
   // Math.floor(limits.headersTimeout / 4)))` to http.createServer (and the HTTPS/h2 server).
   // Flip `it.fails` back to `it` when that lands.
-  it.fails('slowloris: half a request head → the socket is closed after headersTimeout (500ms)', async () => {
+  it('slowloris: half a request head → the socket is closed after headersTimeout (500ms)', async () => {
     const n = up.requests.length;
     const c = openRaw(relay.url);
     await c.connected;
