@@ -99,7 +99,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   const version = relayVersion();
   const metrics = createRelayMetrics({ version, inFlight: () => inFlight });
   const metricsSource = opts.metricsSource ? opts.metricsSource(metrics) : metrics;
-  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry() };
+  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry(), metrics };
   const table = await compileTable(loaded, deps);
   const state: RelayState = {
     table,

@@ -20,6 +20,7 @@ import { normalisePrefix } from '../config/validate.js';
 import { buildUpstreamTls } from '../tls/upstream.js';
 import { collectSecrets } from './secrets.js';
 import type { LimiterRegistry } from './limiter-registry.js';
+import type { MetricsSink } from '../metrics/types.js';
 import type { CompiledRoute, RouteTable } from './table.js';
 
 export interface CompileDeps {
@@ -30,6 +31,8 @@ export interface CompileDeps {
   redactor?: Redactor;
   /** Reused across reloads so rate-limit buckets survive when a route and its limit are unchanged. */
   limiters?: LimiterRegistry;
+  /** Where transforms and credential sources report (src/metrics/types.ts); absent: not recorded. */
+  metrics?: MetricsSink;
 }
 
 export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Promise<RouteTable> {
