@@ -23,6 +23,8 @@ export interface LoadedConfig {
   config: RelayConfig;
   /** Absolute path of the config file; relative paths inside resolve against its directory. */
   file: string;
+  /** The name the user gave (for FILE:LINE:COL messages). */
+  displayFile: string;
   dir: string;
   /** Variables referenced but not set (routes using them are disabled unless --strict). */
   missing: MissingVar[];
@@ -193,6 +195,7 @@ function finish(
   return {
     config,
     file: abs,
+    displayFile,
     dir: opts.dir ?? path.dirname(abs),
     missing,
     secretValues: [...new Set(secretValues.filter((s) => s.length >= 4))],

@@ -243,6 +243,7 @@ export const serverSchema = z
     maxTransformSize: size().prefault('64mb').describe('Largest body a transform collects; larger bodies pass untouched.'),
     limits: limitsSchema.prefault({}),
     shutdownGrace: duration().prefault('30s').describe('On SIGTERM, in-flight exchanges get this long to finish.'),
+    drainDelay: duration().prefault('1s').describe('On SIGTERM, keep accepting (readyPath answers 503) this long before refusing new connections, so a load balancer notices; counted inside shutdownGrace.'),
   })
   .describe('Listener settings.');
 

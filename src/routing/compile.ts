@@ -38,7 +38,7 @@ export interface CompileDeps {
 export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Promise<RouteTable> {
   const { config } = loaded;
   const issues: ConfigIssue[] = [];
-  const problem = (p: (string | number)[], message: string) => issues.push({ file: loaded.file, ...loaded.positionOf(p), message });
+  const problem = (p: (string | number)[], message: string) => issues.push({ file: loaded.displayFile, ...loaded.positionOf(p), message });
 
   const redactor = deps.redactor ?? new Redactor();
   for (const s of collectSecrets(loaded)) redactor.add(s);
@@ -133,6 +133,7 @@ async function compileRoute(
       configDir: loaded.dir,
       maxTransformSize: loaded.config.server.maxTransformSize,
       log: deps.log,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
     });
   } catch (err) {
     await deps.pools.release(pool);
@@ -140,11 +141,12 @@ async function compileRoute(
   }
   let credentials: CredentialSource | undefined;
   let tokenPool: UpstreamPool | undefined;
-  if (rc.keys) credentials = createKeyPool(rc.keys, { route: name, log: deps.log });
+  const metrics = deps.metrics;
+  if (rc.keys) credentials = createKeyPool(rc.keys, { route: name, log: deps.log, ...(metrics ? { onRest: (i: number) => metrics.keyRested(name, i) } : {}) });
   else if (rc.oauth && !disabled) {
     // The token endpoint is its own origin, reached with the route's TLS and egress (spec §10).
     tokenPool = deps.pools.acquire({ origin: new URL(rc.oauth.tokenUrl).origin, tls, tlsKey, egress, connectTimeout: rc.connectTimeout, env: deps.env });
-    credentials = createOAuthSource(rc.oauth, { route: name, dispatcher: tokenPool.dispatcher, egress: tokenPool.egress.describe, log: deps.log, redactor: _redactor });
+    credentials = createOAuthSource(rc.oauth, { route: name, dispatcher: tokenPool.dispatcher, egress: tokenPool.egress.describe, log: deps.log, redactor: _redactor, ...(metrics ? { onFetch: (ok: boolean) => metrics.tokenFetch(name, ok) } : {}) });
   }
   const locations = new Map<string, LocationRewrite>();
   const upstreamBase = origin + upstreamPath;

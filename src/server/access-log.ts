@@ -20,6 +20,8 @@ export function logAccess(x: Exchange): void {
   };
   const msg = `${x.method} ${fields.path} ${x.status}`;
   if (x.status >= 500 || x.outcome) x.log.warn(fields, msg);
+  // Health checks and metric scrapes arrive every few seconds: keep them out of the info log.
+  else if (x.route === undefined && x.status < 400) x.log.debug(fields, msg);
   else x.log.info(fields, msg);
 }
 

@@ -36,9 +36,11 @@ export async function listen(
   tls: TlsMaterial | undefined,
 ): Promise<Listener> {
   let limits = cfg.limits;
+  // Node checks headersTimeout only this often (default 30 s): keep it a fraction of the timeout.
+  const checkEvery = Math.max(100, Math.min(1000, Math.floor(limits.headersTimeout / 4)));
   const server: http.Server | HttpsServer = tls
-    ? createHttpsServer(handler, tls, { http2: cfg.tls?.http2 ?? true, maxHeaderSize: limits.maxHeaderSize })
-    : http.createServer({ maxHeaderSize: limits.maxHeaderSize, noDelay: true, requestTimeout: 0 }, handler);
+    ? createHttpsServer(handler, tls, { http2: cfg.tls?.http2 ?? true, maxHeaderSize: limits.maxHeaderSize, connectionsCheckingInterval: checkEvery })
+    : http.createServer({ maxHeaderSize: limits.maxHeaderSize, noDelay: true, requestTimeout: 0, connectionsCheckingInterval: checkEvery }, handler);
 
   const s = server as http.Server;
   s.headersTimeout = limits.headersTimeout; // slowloris: the head must arrive within this

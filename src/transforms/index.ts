@@ -9,6 +9,7 @@ import type { CompiledTransform, RouteInfo, TransformPlanner } from './types.js'
 import { compilePngToJpeg } from './png-to-jpeg.js';
 import { loadPlugin } from './plugin.js';
 import { createPlanner } from './planner.js';
+import type { MetricsSink } from '../metrics/types.js';
 
 export interface TransformCompileOptions {
   route: RouteInfo;
@@ -16,6 +17,8 @@ export interface TransformCompileOptions {
   configDir: string;
   maxTransformSize: number;
   log: Logger;
+  /** Counts and times every transform run (ok, or failed and the original sent). */
+  metrics?: MetricsSink;
 }
 
 export async function compileTransforms(
@@ -28,7 +31,27 @@ export async function compileTransforms(
     if ('png-to-jpeg' in item) compiled.push(await compilePngToJpeg(item['png-to-jpeg']));
     else compiled.push(await loadPlugin(item, opts.configDir));
   }
+  if (opts.metrics) for (const c of compiled) instrument(c, opts.route.name, opts.metrics);
   return createPlanner(compiled, opts);
+}
+
+function instrument(c: CompiledTransform, route: string, metrics: MetricsSink): void {
+  const run = c.transform.transform.bind(c.transform);
+  c.transform = {
+    ...c.transform,
+    match: c.transform.match.bind(c.transform),
+    async transform(body, ctx) {
+      const t0 = performance.now();
+      try {
+        const out = await run(body, ctx);
+        metrics.transformDone(route, true, performance.now() - t0);
+        return out;
+      } catch (err) {
+        metrics.transformDone(route, false, performance.now() - t0);
+        throw err;
+      }
+    },
+  };
 }
 
 export type { TransformPlanner } from './types.js';

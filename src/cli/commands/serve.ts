@@ -30,9 +30,6 @@ interface ServeFlags {
   watch?: boolean;
 }
 
-/** Default of `server.drainDelay` while the schema has no such key yet. */
-const DEFAULT_DRAIN_DELAY = 1000;
-
 export function serveCommand(): Command {
   return configOptions(new Command('serve'))
     .description('start the relay; SIGTERM/SIGINT drain and exit, SIGHUP reloads the config')
@@ -105,7 +102,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
     const stop = (sig: NodeJS.Signals) => {
       const server = relay.table().config.server;
       relay.log.info({ signal: sig }, 'shutting down: draining in-flight exchanges');
-      relay.close(server.shutdownGrace, { drainDelay: sig === 'SIGINT' ? 0 : drainDelayOf(server) }).then(resolve, resolve);
+      relay.close(server.shutdownGrace, { drainDelay: sig === 'SIGINT' ? 0 : server.drainDelay }).then(resolve, resolve);
     };
     // `on`, not `once`: a second signal (Ctrl-C reaching a worker and its primary) must not kill.
     process.on('SIGINT', () => stop('SIGINT'));
@@ -113,11 +110,6 @@ async function runServe(flags: ServeFlags): Promise<void> {
   });
   relay.log.info('stopped');
   exitSoon(0);
-}
-
-function drainDelayOf(server: ServerConfig): number {
-  const v = (server as ServerConfig & { drainDelay?: number }).drainDelay;
-  return typeof v === 'number' ? v : DEFAULT_DRAIN_DELAY;
 }
 
 /**
