@@ -195,9 +195,10 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
         session = earlyErrorSession(x, status, res, () => (started = true));
         return;
       }
-      const sessCtx = { route: route.info, log: x.log, requestId: x.requestId, signal: abortSignalFor(res), resume: () => c.resume() };
       if (status >= 400 && x.table.redactor.size) session = createScrubSession({ status, headers: out }, sink, x.table.redactor);
-      else if (route.transform) session = route.transform({ status, headers: out }, sink, sessCtx);
+      else if (route.transform) {
+        session = route.transform({ status, headers: out }, sink, { route: route.info, log: x.log, requestId: x.requestId, signal: abortSignalFor(res), resume: () => c.resume() });
+      }
       if (session) return;
       started = true;
       x.status = status;
