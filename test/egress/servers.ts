@@ -122,6 +122,7 @@ export async function startDroppingProxy(): Promise<TestServer & { attempts: () 
 export async function startSilentProxy(): Promise<TestServer> {
   const server = net.createServer((s) => {
     s.on('error', () => {});
+    s.resume(); // reads (and drops) what arrives, so it sees the client's FIN
   });
   const sockets = track(server);
   const port = await listen(server);
@@ -176,4 +177,18 @@ export async function cpuShare(ms: number): Promise<number> {
   const used = process.cpuUsage(start);
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
   return (used.user + used.system) / wallUs;
+}
+
+/** A raw TCP server (on `host`, default 127.0.0.1) whose close() also ends open connections. */
+export async function startNetServer(handler: (s: net.Socket) => void, host = '127.0.0.1'): Promise<TestServer> {
+  const server = net.createServer((s) => {
+    s.on('error', () => {});
+    handler(s);
+  });
+  const sockets = track(server);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve((server.address() as AddressInfo).port));
+  });
+  return { port, url: `tcp://${host}:${port}`, close: closer(server, sockets) };
 }

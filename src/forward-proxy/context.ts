@@ -1,0 +1,72 @@
+/**
+ * State shared by the forward proxy's CONNECT and absolute-form handlers: the compiled policy,
+ * the live tunnels (for the connection cap and for close()), and the one log line each tunnel
+ * gets when it ends.
+ */
+import type net from 'node:net';
+import type { Logger } from '../log/logger.js';
+import type { ForwardProxyConfig } from '../config/schema.js';
+import { checkProxyAuth, type AuthResult } from './auth.js';
+import { compileAllow, type Target } from './allow.js';
+import type { Lookup } from './dial.js';
+
+/** How long a target may take to accept the TCP connection. */
+export const DIAL_TIMEOUT_MS = 10_000;
+
+export type Outcome =
+  | 'ok'
+  | 'idle_timeout'
+  | 'error'
+  | 'auth_required'
+  | 'not_allowed'
+  | 'private_address'
+  | 'overloaded'
+  | 'bad_request'
+  | 'dial_failed'
+  | 'dial_timeout'
+  | 'shutdown';
+
+export interface TunnelRecord {
+  kind: 'connect' | 'http';
+  client: string;
+  user?: string;
+  target?: string;
+  bytesUp: number;
+  bytesDown: number;
+  outcome: Outcome;
+  status: number;
+  error?: string;
+}
+
+export interface ProxyContext {
+  cfg: ForwardProxyConfig;
+  log: Logger;
+  lookup: Lookup | undefined;
+  allow: (t: Target) => boolean;
+  auth: (header: string | undefined) => AuthResult;
+  /** Sockets of live exchanges, destroyed by close(). */
+  live: Set<net.Socket>;
+  /** In-flight exchanges counted against `maxConnections`. */
+  active: number;
+  closing: AbortController;
+  logTunnel(rec: TunnelRecord, startedAt: number): void;
+}
+
+export function createContext(cfg: ForwardProxyConfig, log: Logger, lookup: Lookup | undefined): ProxyContext {
+  return {
+    cfg,
+    log,
+    lookup,
+    allow: compileAllow(cfg.allow),
+    auth: (header) => checkProxyAuth(header, cfg.users),
+    live: new Set(),
+    active: 0,
+    closing: new AbortController(),
+    logTunnel(rec, startedAt) {
+      const line = { ...rec, durationMs: Date.now() - startedAt };
+      const msg = rec.kind === 'connect' ? 'forward proxy tunnel' : 'forward proxy request';
+      if (rec.outcome === 'ok' || rec.outcome === 'idle_timeout' || rec.outcome === 'shutdown') log.info(line, msg);
+      else log.warn(line, msg);
+    },
+  };
+}
