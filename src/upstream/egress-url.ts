@@ -22,8 +22,12 @@ export interface ProxyTarget {
 const DEFAULT_PORTS: Record<ProxyKind, number> = { http: 80, https: 443, socks5: 1080, socks5h: 1080 };
 
 export function parseProxyUrl(raw: string): ProxyTarget {
-  // curl accepts a bare `host:port` and means http://.
-  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
+  // curl accepts a bare `host:port` and means http://; a bare word ("direct", "off") is a typo.
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw);
+  if (!hasScheme && !/:\d+$/.test(raw)) {
+    throw egressError('ERR_EGRESS_INVALID', `invalid egress proxy ${JSON.stringify(stripCredentials(raw))}: use none, env or a proxy URL (http://, https://, socks5://, socks5h://)`);
+  }
+  const text = hasScheme ? raw : `http://${raw}`;
   let url: URL;
   try {
     url = new URL(text);

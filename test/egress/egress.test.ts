@@ -98,6 +98,20 @@ describe('HTTP CONNECT proxy', () => {
     expect(proxy.connects.map((c) => c.url)).toEqual([`127.0.0.1:${plainUpstream.port}`]);
   });
 
+  it('an https:// proxy: TLS to the proxy (proxyTls), then TLS to the upstream inside it', async () => {
+    const proxyCert = await testCert(['127.0.0.1']);
+    const proxy = await startConnectProxy({ user: 'u', pass: 'p' }, proxyCert);
+    closers.push(proxy.close);
+    const egress = egressFor(`https://u:p@127.0.0.1:${proxy.port}`, upstream.url, { proxyTls: { ca: proxyCert.certPem } });
+    expect(egress.describe).toBe(`https://127.0.0.1:${proxy.port}`);
+    expect((await get(upstream.url, egress)).status).toBe(200);
+    expect(proxy.connects.map((c) => c.url)).toEqual([`127.0.0.1:${upstream.port}`]);
+    // without the proxy's CA the TLS to the proxy fails, and says so via the egress
+    const { err } = await failure(upstream.url, egressFor(`https://u:p@127.0.0.1:${proxy.port}`, upstream.url));
+    expect(err.code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
+    expect(err.message).toContain(`via egress https://127.0.0.1:${proxy.port}`);
+  });
+
   it('407 fails with a message naming the egress, credentials stripped', async () => {
     const proxy = await startConnectProxy({ user: 'u', pass: 'right' });
     closers.push(proxy.close);

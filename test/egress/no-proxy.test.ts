@@ -60,6 +60,10 @@ describe('proxy URLs', () => {
     expect(parseProxyUrl('https://p.example').port).toBe(443);
   });
 
+  it('a bare word is a typo, not a proxy host', () => {
+    expect(() => parseProxyUrl('direct')).toThrow(/use none, env or a proxy URL/);
+  });
+
   it('refuses unknown schemes without echoing credentials', () => {
     expect(() => parseProxyUrl('ftp://u:topsecret@p.example:2121')).toThrow(/unsupported egress proxy scheme ftp:\/\/ in ftp:\/\/p\.example:2121/);
     try {

@@ -85,10 +85,13 @@ export async function startUpstream(
   return { port, url: `${cert ? 'https' : 'http'}://127.0.0.1:${port}`, requests, close: closer(server, sockets) };
 }
 
-/** An HTTP CONNECT proxy (npm `proxy`) with optional Basic auth, recording every CONNECT. */
-export async function startConnectProxy(auth?: { user: string; pass: string }): Promise<TestServer & { connects: Recorded[] }> {
+/** An HTTP CONNECT proxy (npm `proxy`) with optional Basic auth, recording every CONNECT; over TLS with `tls`. */
+export async function startConnectProxy(
+  auth?: { user: string; pass: string },
+  tls?: GeneratedCertificate,
+): Promise<TestServer & { connects: Recorded[] }> {
   const connects: Recorded[] = [];
-  const server = http.createServer();
+  const server = tls ? https.createServer({ key: tls.keyPem, cert: tls.certPem }) : http.createServer();
   // Our listener runs first and records; the `proxy` package then does the real work.
   server.on('connect', (req: http.IncomingMessage) => {
     connects.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
@@ -100,7 +103,7 @@ export async function startConnectProxy(auth?: { user: string; pass: string }): 
   }
   const sockets = track(server);
   const port = await listen(server);
-  return { port, url: `http://127.0.0.1:${port}`, connects, close: closer(server, sockets) };
+  return { port, url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, connects, close: closer(server, sockets) };
 }
 
 /** A "proxy" that accepts TCP, reads the CONNECT and closes without a word (undici #3897). */
