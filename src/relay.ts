@@ -30,6 +30,7 @@ import { createHandler, type RelayState } from './server/handle.js';
 import { listen, type Listener } from './server/listen.js';
 import { PoolRegistry } from './upstream/dispatcher.js';
 import { loadServerTls } from './tls/files.js';
+import { startForwardProxy, type ForwardProxy } from './forward-proxy/index.js';
 import { relayVersion } from './version.js';
 import { logBanner } from './server/banner.js';
 
@@ -75,6 +76,8 @@ export interface Relay {
   reload(next: LoadedConfig | (() => LoadedConfig)): Promise<void>;
   /** Drain: ready → 503, stop accepting, wait up to `grace` ms for in-flight exchanges, then cut. */
   close(grace?: number, opts?: CloseOptions): Promise<void>;
+  /** The forward proxy's address when `forwardProxy` is configured. */
+  readonly forwardProxy: { url: string; address: AddressInfo } | undefined;
   /** Exchanges accepted and not finished yet. */
   inFlight(): ReadonlySet<Exchange>;
   state: RelayState;
@@ -136,6 +139,36 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     await pools.destroyAll();
     throw err;
   }
+  // The forward proxy (spec §7) shares the process, config, logging and shutdown.
+  let forward: ForwardProxy | undefined;
+  let forwardKey = '';
+  const startForward = async (l: LoadedConfig): Promise<void> => {
+    const fp = l.config.forwardProxy;
+    const key = fp ? JSON.stringify(fp) : '';
+    if (key === forwardKey) return;
+    const old = forward;
+    forward = undefined;
+    forwardKey = '';
+    await old?.close();
+    if (!fp) return;
+    const missing = l.missing.filter((m) => m.path[0] === 'forwardProxy').map((m) => m.name);
+    if (missing.length) {
+      log.warn({ missing }, `forward proxy is disabled: variable ${missing.join(', ')} is not set`);
+      return;
+    }
+    forward = await startForwardProxy(fp, { log, redactor });
+    forwardKey = key;
+    log.info({ url: forward.url, allow: fp.allow }, `forward proxy listening on ${forward.url}`);
+  };
+  try {
+    await startForward(loaded);
+  } catch (err) {
+    listener.destroyAll();
+    await listener.stopAccepting();
+    await table.dispose();
+    await pools.destroyAll();
+    throw err;
+  }
   state.phase = 'ready';
   logBanner(log, loaded, table, listener.url);
   let current: ServerConfig = cfg.server;
@@ -178,6 +211,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
       }
     }
     listener.applyLimits(nextServer.limits);
+    await startForward(loadedNext).catch((err: unknown) => log.error({ err: (err as Error).message }, 'forward proxy restart failed'));
     const old = state.table;
     state.table = fresh; // the swap: new requests use `fresh` from here on
     state.extraEndpoints = endpointsFor(fresh);
@@ -200,6 +234,9 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     state,
     inFlight: () => inFlight,
     table: () => state.table,
+    get forwardProxy() {
+      return forward ? { url: forward.url, address: forward.address } : undefined;
+    },
     reload(next) {
       const run = queue.then(() => applyReload(next));
       queue = run.catch(() => undefined);
@@ -225,6 +262,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
           log.warn({ active: state.active }, `shutdown grace of ${grace}ms passed; cutting ${state.active} exchange(s)`);
         }
         listener.destroyAll();
+        await forward?.close();
         // Cut exchanges end through their 'close' handlers: let them write their access lines.
         if (state.active > 0) await untilIdle(state, 1000);
         await Promise.race([stopped, sleep(1000)]);

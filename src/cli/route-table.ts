@@ -3,8 +3,17 @@ import chalk from 'chalk';
 import type { LoadedConfig } from '../config/load.js';
 import { formatDuration } from '../config/units.js';
 import { stripCredentials } from '../log/redact.js';
+import { describeEgress } from '../upstream/egress.js';
 
-export function describeRoutes(loaded: LoadedConfig): string {
+function safeDescribe(proxy: string, upstream: string, env: Record<string, string | undefined>): string {
+  try {
+    return describeEgress(proxy, new URL(upstream).origin, env);
+  } catch {
+    return stripCredentials(proxy);
+  }
+}
+
+export function describeRoutes(loaded: LoadedConfig, env: Record<string, string | undefined> = process.env): string {
   const c = loaded.config;
   const rows: string[][] = [['ROUTE', 'PREFIX', 'UPSTREAM', 'AUTH', 'CORS', 'RATE LIMIT', 'TRANSFORMS', 'EGRESS', 'STATE']];
   c.routes.forEach((r, i) => {
@@ -19,7 +28,7 @@ export function describeRoutes(loaded: LoadedConfig): string {
       r.cors ? r.cors.origins.join(',') : '-',
       r.rateLimit ? `${r.rateLimit.requests}/${formatDuration(r.rateLimit.per)} by ${r.rateLimit.by}${r.rateLimit.store !== 'memory' ? ' (redis)' : ''}` : '-',
       r.transforms.length ? r.transforms.map((t) => ('module' in t ? `module:${t.module}` : Object.keys(t)[0])).join(',') : '-',
-      stripCredentials(r.egress?.proxy ?? c.egress.proxy),
+      safeDescribe(r.egress?.proxy ?? c.egress.proxy, r.upstream, env),
       missing.length ? chalk.red(`disabled: ${[...new Set(missing.map((m) => m.name))].join(',')} unset`) : chalk.green('ok'),
     ]);
   });

@@ -3,6 +3,7 @@
  * the config path it is about, so load.ts can point at the YAML line.
  */
 import type { RelayConfig } from './schema.js';
+import { parseProxyUrl } from '../upstream/egress-url.js';
 
 export interface Finding {
   path: (string | number)[];
@@ -71,6 +72,17 @@ export function crossValidate(cfg: RelayConfig): { errors: Finding[]; warnings: 
       }
     });
   });
+
+  const checkEgress = (proxy: string | undefined, path: (string | number)[]) => {
+    if (proxy === undefined || proxy === 'env' || proxy === 'none' || proxy === '') return;
+    try {
+      parseProxyUrl(proxy);
+    } catch (err) {
+      errors.push({ path, message: (err as Error).message });
+    }
+  };
+  checkEgress(cfg.egress.proxy, ['egress', 'proxy']);
+  cfg.routes.forEach((r, i) => checkEgress(r.egress?.proxy, ['routes', i, 'egress', 'proxy']));
 
   const bases = new Set<string>();
   cfg.server.basePaths.forEach((b, i) => {

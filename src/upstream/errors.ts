@@ -41,7 +41,10 @@ export function mapUpstreamError(err: unknown, ctx: UpstreamErrorContext): Relay
   const code = errorCode(err);
   const via = ctx.egress === 'direct' ? '' : ` via egress ${ctx.egress}`;
   const who = `upstream ${ctx.upstream}${via}`;
-  const reason = (err as Error)?.message ?? String(err);
+  const own = (err as { egress?: string }).egress;
+  const raw = (err as Error)?.message ?? String(err);
+  // Egress errors already say "via egress X: …"; the prefix above says it once.
+  const reason = own ? raw.replace(`via egress ${own}: `, '') : raw;
   switch (code) {
     case 'UND_ERR_HEADERS_TIMEOUT':
       return new RelayError('upstream_timeout', `${who} sent no response headers within ${formatDuration(ctx.firstByteTimeout)} (firstByteTimeout)`, { cause: err });
@@ -54,7 +57,7 @@ export function mapUpstreamError(err: unknown, ctx: UpstreamErrorContext): Relay
   const tls = explainTlsError(err);
   if (tls) return new RelayError('upstream_unreachable', `${who}: TLS failure: ${tls}`, { cause: err });
   if (UNREACHABLE.has(code) || code.startsWith('ERR_EGRESS') || code.startsWith('ERR_SOCKS') || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL')) {
-    return new RelayError('upstream_unreachable', `${who} is unreachable: ${describeCode(code, reason)}`, { cause: err });
+    return new RelayError('upstream_unreachable', `${who} is unreachable: ${own ? reason : describeCode(code, reason)}`, { cause: err });
   }
   return new RelayError('upstream_error', `${who} failed: ${reason}`, { cause: err });
 }

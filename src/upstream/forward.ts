@@ -335,6 +335,9 @@ function earlyErrorSession(x: Exchange, status: number, res: Exchange['res'], ma
 function retryable(err: unknown, fr: ForwardRequest, noResponse: boolean): boolean {
   const code = errorCode(err);
   if (CONNECT_FAILURES.has(code)) return isReplayable(fr.body);
+  // The egress proxy failed before the upstream got anything — unless it refused us (407/403).
+  const eg = err as { egress?: string; statusCode?: number };
+  if (eg.egress && eg.statusCode !== 407 && eg.statusCode !== 403) return isReplayable(fr.body);
   if (!noResponse) return false;
   return IDEMPOTENT.has(fr.method) && (fr.body === null || Buffer.isBuffer(fr.body)) && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET');
 }

@@ -172,3 +172,49 @@ describe('chain A → B', () => {
     expect(b.logs() + a.logs()).not.toContain('b-pa55word');
   });
 });
+
+describe('chain A → relay B (serve with forwardProxy)', () => {
+  it("relay B's forwardProxy section tunnels relay A's route to the TLS upstream, streaming intact", async () => {
+    firstSeen = gate();
+    const b = await relayWith(
+      `
+forwardProxy:
+  port: 0
+  host: 127.0.0.1
+  users:
+    relay: \${B_PASS}
+  allow: ["localhost:${up.port}"]
+  denyPrivateNetworks: false
+`,
+      { B_PASS: 'b2-pa55word' },
+    );
+    expect(b.relay.forwardProxy).toBeDefined();
+    const port = b.relay.forwardProxy!.address.port;
+    const a = await relayWith(routeYaml(`http://relay:\${B_PASS}@127.0.0.1:${port}`), { B_PASS: 'b2-pa55word' });
+    const res = await fetch(`${a.url}/api/v1/sse`, { signal: AbortSignal.timeout(5000) });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('"n":1')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('stream ended before event 1');
+      text += decoder.decode(value, { stream: true });
+    }
+    expect(text).not.toContain('"n":2');
+    firstSeen.open();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    expect(text).toContain('[DONE]');
+    // A wrong password at B → A answers 502 naming B's egress once, without credentials.
+    const bad = await relayWith(routeYaml(`http://relay:wrong-pass@127.0.0.1:${port}`));
+    const r = await fetch(`${bad.url}/api/v1/models`, { signal: AbortSignal.timeout(5000) });
+    expect(r.status).toBe(502);
+    const msg = ((await r.json()) as { error: { message: string } }).error.message;
+    expect(msg).toBe(`upstream https://localhost:${up.port} via egress http://127.0.0.1:${port} is unreachable: 407 Proxy Authentication Required`);
+    expect(a.logs() + b.logs() + bad.logs()).not.toContain('b2-pa55word');
+  });
+});

@@ -24,7 +24,7 @@ export function checkCommand(): Command {
       await table.dispose();
       await pools.destroyAll();
       const out = process.stdout;
-      out.write(describeRoutes(loaded));
+      out.write(describeRoutes(loaded, env));
       for (const w of loaded.warnings) out.write(`${chalk.yellow('warning')} ${formatIssue({ ...w, file: opts.config })}\n`);
       out.write(chalk.green(`${opts.config}: OK`) + '\n');
     });
