@@ -4,7 +4,6 @@
  * no field, message or error can leak a configured secret, at any level.
  */
 import pino from 'pino';
-import { Writable } from 'node:stream';
 import { Redactor, SECRET_HEADERS } from './redact.js';
 import { prettyLine } from './pretty.js';
 
@@ -21,19 +20,18 @@ export interface LoggerOptions {
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
-  const dest = opts.destination ?? process.stdout;
-  const pretty = opts.format === 'pretty' || (opts.format === 'auto' && Boolean((dest as { isTTY?: boolean }).isTTY));
+  const target = opts.destination ?? stdoutSink();
+  const pretty = opts.format === 'pretty' || (opts.format === 'auto' && Boolean(process.stdout.isTTY) && !opts.destination);
   const { redactor } = opts;
-  const stream = new Writable({
-    decodeStrings: false,
-    write(chunk: string | Buffer, _enc, cb) {
-      let line = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+  // A plain object with write() (pino's minimal destination contract): no stream machinery per
+  // line on the hot path — the access log writes one line per exchange.
+  const stream = {
+    write(line: string) {
       if (redactor.size) line = redactor.scrub(line);
       if (pretty) line = prettyLine(line);
-      dest.write(line);
-      cb();
+      target.write(line);
     },
-  });
+  };
   return pino(
     {
       level: opts.level,
@@ -53,4 +51,17 @@ export function createLogger(opts: LoggerOptions): Logger {
 /** A logger that drops everything (library use without logging). */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+let stdout: NodeJS.WritableStream | undefined;
+
+/**
+ * stdout through SonicBoom, asynchronous: under load, lines queue while a write is in flight and
+ * leave together (one syscall for many lines instead of one per exchange); when idle each line
+ * leaves at once. pino flushes it synchronously on exit. A TTY stays synchronous (interactive).
+ */
+function stdoutSink(): NodeJS.WritableStream {
+  if (process.stdout.isTTY) return process.stdout;
+  stdout ??= pino.destination({ dest: 1, sync: false }) as unknown as NodeJS.WritableStream;
+  return stdout;
 }

@@ -98,7 +98,8 @@ describe('serve in a child process', () => {
     const r = await serve(config(up.url, 'sk-old-1111'));
     try {
       const before = up.auths.length;
-      const res = await fetch(`${r.url}/ai/stream?n=25&every=40`, { headers: auth });
+      // Long enough (~3 s) to still be flowing after two reloads on a loaded CI box.
+      const res = await fetch(`${r.url}/ai/stream?n=75&every=40`, { headers: auth });
       const body = bodyReader(res);
       await body.until((t) => events(t).length >= 2);
 
@@ -118,7 +119,7 @@ describe('serve in a child process', () => {
 
       const { text, error } = await body.end(5000);
       expect(error).toBeUndefined();
-      expect(events(text)).toHaveLength(25);
+      expect(events(text)).toHaveLength(75);
       expect((events(text) as { auth: string }[]).every((e) => e.auth === 'Bearer sk-old-1111')).toBe(true);
       expect(up.auths.slice(before)).toEqual(['Bearer sk-old-1111', 'Bearer sk-new-2222', 'Bearer sk-new-2222']);
 
