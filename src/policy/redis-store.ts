@@ -11,8 +11,20 @@
  * The bucket update is one Lua script (refill + take + expire), atomic in Redis, timed with
  * Redis' own clock (TIME) so relays with skewed clocks still agree on every bucket.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
+
+type RedisClass = typeof import('ioredis').Redis;
+let ioredis: Promise<RedisClass> | undefined;
+
+/**
+ * ioredis (~40 modules) is imported on the first Redis store, not at startup: most configs keep
+ * rate limits in memory and should not pay for it (docs/benchmarks.md, "Cold start").
+ */
+function loadRedis(): Promise<RedisClass> {
+  ioredis ??= import('ioredis').then((m) => m.Redis);
+  return ioredis;
+}
 
 /**
  * KEYS[1] bucket key. ARGV: cap, cost, refill (units, see rate-limit-bucket.ts).
@@ -75,7 +87,8 @@ export function displayRedisUrl(url: string): string {
 
 export class RedisStore {
   readonly url: string;
-  private readonly client: Redis & TakeCommand;
+  private client: (Redis & TakeCommand) | undefined;
+  private readonly clientReady: Promise<Redis & TakeCommand>;
   private log: Logger;
   private readonly timeoutMs: number;
   private readonly onIdle: (() => void) | undefined;
@@ -91,7 +104,28 @@ export class RedisStore {
     this.log = opts.log;
     this.timeoutMs = opts.timeoutMs ?? 300;
     this.onIdle = opts.onIdle;
-    this.client = new Redis(url, {
+    // The client exists once ioredis is loaded (a few ms after the first store is made);
+    // takes wait for it within their deadline, like for the first connection.
+    this.clientReady = loadRedis().then((Redis) => this.connect(Redis, url));
+    // Settles on the first 'ready' or 'error', whichever comes first: a refused first connect
+    // should fail the waiting takes at once, not at their deadline.
+    this.firstReady = this.clientReady.then(
+      (client) =>
+        new Promise<void>((resolve) => {
+          const done = () => {
+            client.off('ready', done);
+            client.off('error', done);
+            resolve();
+          };
+          client.on('ready', done);
+          client.on('error', done);
+        }),
+      (err: Error) => this.markDown(err),
+    );
+  }
+
+  private connect(Redis: RedisClass, url: string): Redis & TakeCommand {
+    const client = new Redis(url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: this.timeoutMs,
@@ -99,28 +133,21 @@ export class RedisStore {
       connectionName: 'ai-relay',
       // Reconnect forever: 100 ms, 200 ms, … capped at 2 s.
       retryStrategy: (times) => Math.min(100 * times, 2000),
+      // Released before ioredis finished loading: never open the connection.
+      lazyConnect: this.closed,
     }) as Redis & TakeCommand;
-    this.client.defineCommand('aiRelayTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
-    // Settles on the first 'ready' or 'error', whichever comes first: a refused first connect
-    // should fail the waiting takes at once, not at their deadline.
-    this.firstReady = new Promise((resolve) => {
-      const done = () => {
-        this.client.off('ready', done);
-        this.client.off('error', done);
-        resolve();
-      };
-      this.client.on('ready', done);
-      this.client.on('error', done);
-    });
-    this.client.on('ready', () => {
+    client.defineCommand('aiRelayTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
+    client.on('ready', () => {
       this.everReady = true;
       this.markUp();
     });
     // Without an 'error' listener ioredis prints every reconnect failure to the console.
-    this.client.on('error', (err: Error) => this.markDown(err));
-    this.client.on('close', () => {
+    client.on('error', (err: Error) => this.markDown(err));
+    client.on('close', () => {
       if (!this.closed && this.everReady) this.markDown(new Error('connection closed'));
     });
+    this.client = client;
+    return client;
   }
 
   /**
@@ -170,11 +197,12 @@ export class RedisStore {
   ): Promise<[boolean, number]> {
     // At startup the connection may still be on its way: wait for it (within the deadline)
     // rather than declaring an outage on the first request. During an outage, fail at once.
-    if (!this.everReady && !this.down && this.client.status !== 'ready') {
+    const client = this.client ?? (await this.clientReady);
+    if (!this.everReady && !this.down && client.status !== 'ready') {
       await this.firstReady;
       if (state.expired) throw new StoreUnavailableError('gave up waiting for the first connection');
     }
-    const [allowed, level] = await this.client.aiRelayTake(key, cap, cost, refill);
+    const [allowed, level] = await client.aiRelayTake(key, cap, cost, refill);
     this.markUp();
     return [allowed === 1, Number(level)];
   }
@@ -204,10 +232,12 @@ export class RedisStore {
     if (--this.refs > 0 || this.closed) return;
     this.closed = true;
     this.onIdle?.();
-    if (this.client.status === 'ready') {
+    const client = this.client ?? (await this.clientReady.catch(() => undefined));
+    if (!client) return;
+    if (client.status === 'ready') {
       // QUIT lets Redis close cleanly; bounded, then cut regardless.
-      await Promise.race([this.client.quit().catch(() => undefined), new Promise((r) => setTimeout(r, this.timeoutMs))]);
+      await Promise.race([client.quit().catch(() => undefined), new Promise((r) => setTimeout(r, this.timeoutMs))]);
     }
-    this.client.disconnect();
+    client.disconnect();
   }
 }

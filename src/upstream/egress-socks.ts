@@ -9,9 +9,17 @@
  */
 import net from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { SocksClient } from 'socks';
 import { egressError } from './egress-errors.js';
 import type { ProxyTarget } from './egress-url.js';
+
+type SocksClientClass = typeof import('socks').SocksClient;
+let socks: Promise<SocksClientClass> | undefined;
+
+/** `socks` is imported on the first SOCKS tunnel: relays without a SOCKS egress never load it. */
+function loadSocks(): Promise<SocksClientClass> {
+  socks ??= import('socks').then((m) => m.SocksClient);
+  return socks;
+}
 
 export async function socksConnect(
   sock: net.Socket,
@@ -22,6 +30,7 @@ export async function socksConnect(
 ): Promise<net.Socket> {
   const auth = proxy.username !== undefined ? { userId: proxy.username, password: proxy.password ?? '' } : {};
   try {
+    const SocksClient = await abortable(loadSocks(), signal);
     let destination = host;
     if (proxy.kind === 'socks5' && net.isIP(host) === 0) {
       destination = (await abortable(lookup(host), signal)).address;

@@ -1,31 +1,19 @@
-/** `ai-relay check`: validate the config and print the route table (spec §2). */
+/**
+ * `ai-relay check`: validate the config and print the route table (spec §2). The work is in
+ * check-run.ts, imported when the command runs so other commands never load the config code.
+ */
 import { Command } from 'commander';
-import chalk from 'chalk';
-import { loadEnv } from '../../config/env.js';
-import { loadConfigFile } from '../../config/load.js';
-import { formatIssue } from '../../errors.js';
 import { configOptions } from '../program.js';
-import { describeRoutes } from '../route-table.js';
-import { compileTable } from '../../routing/compile.js';
-import { PoolRegistry } from '../../upstream/dispatcher.js';
-import { silentLogger } from '../../log/logger.js';
+
+export interface CheckFlags {
+  config: string;
+  envFile?: string;
+  strict?: boolean;
+}
 
 export function checkCommand(): Command {
   return configOptions(new Command('check'))
     .description('validate the config and print the route table; exit 1 listing every error as FILE:LINE:COL')
     .option('--strict', 'treat unset variables as errors')
-    .action(async (opts: { config: string; envFile?: string; strict?: boolean }) => {
-      const env = loadEnv(opts.envFile ?? '.env', process.env, opts.envFile !== undefined);
-      const loaded = loadConfigFile(opts.config, { env, strict: opts.strict ?? false });
-      // Compile too (then discard): unreadable CA files, broken plugins and a missing image
-      // library fail `check` exactly as they would fail `serve`.
-      const pools = new PoolRegistry();
-      const table = await compileTable(loaded, { pools, log: silentLogger(), env });
-      await table.dispose();
-      await pools.destroyAll();
-      const out = process.stdout;
-      out.write(describeRoutes(loaded, env));
-      for (const w of loaded.warnings) out.write(`${chalk.yellow('warning')} ${formatIssue({ ...w, file: opts.config })}\n`);
-      out.write(chalk.green(`${opts.config}: OK`) + '\n');
-    });
+    .action(async (opts: CheckFlags) => (await import('./check-run.js')).runCheck(opts));
 }
