@@ -8,6 +8,7 @@
 //   npm run bench -- --profile     only the profile step: relay under --cpu-prof during small
 //                                  JSON c=50, prints the top self-time functions (full runs do it too)
 //   options: --runs N  --only a,b  --targets a,b  --no-docs  --out FILE  --streams N
+//            --profile-load small50|post1mb|images  --docs-from FILE (re-render docs only)
 import { parseArgs } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,18 +32,29 @@ const { values: a } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'profile-load': { type: 'string', default: 'small50' },
     runs: { type: 'string' },
     only: { type: 'string' },
     targets: { type: 'string' },
     streams: { type: 'string' },
     out: { type: 'string' },
     'no-docs': { type: 'boolean', default: false },
+    'docs-from': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (a.help) {
   console.log('usage: node bench/run.mjs [--quick] [--profile] [--runs N] [--only scenario,...] [--targets name,...] [--streams N] [--out file] [--no-docs]');
   console.log(`scenarios: ${SCENARIOS.join(', ')}; targets: ${TARGETS.join(', ')}`);
+  process.exit(0);
+}
+
+// --docs-from FILE: re-render docs/benchmarks.md and the chart from saved results (after
+// editing bench/analysis.md or the report layout) without measuring again.
+if (a['docs-from']) {
+  const { readFileSync } = await import('node:fs');
+  const files = await writeDocs(JSON.parse(readFileSync(a['docs-from'], 'utf8')), ROOT);
+  console.log(`docs: ${files.join(', ')}`);
   process.exit(0);
 }
 
@@ -104,6 +116,7 @@ const image = await makeImageJson(tmp);
 const upstream = await startUpstream(tmp, image.file);
 const ctx = {
   quick, dur, runs, names, tmp, upstream, log, resultsDir,
+  profileLoad: a['profile-load'],
   warmups: !quick, // --quick checks the harness, not the figures: no warm-up runs
   targets: {},
   bodyFile: body.file, bodySize: body.bytes,

@@ -4,7 +4,8 @@ export function evaluateGoals(results) {
   const s = results.scenarios ?? {};
   const r = (path) => path.reduce((o, k) => (o == null ? undefined : o[k]), s);
   const goals = [];
-  const add = (goal, measured, met, unit = '') => goals.push({ goal, measured: measured == null ? null : `${measured}${unit}`, met: measured == null ? null : met });
+  const show = (x) => (typeof x === 'number' ? String(Math.round(x * 100) / 100) : x);
+  const add = (goal, measured, met, unit = '') => goals.push({ goal, measured: measured == null ? null : `${show(measured)}${unit}`, met: measured == null ? null : met });
 
   const cpu = r(['small50', 'targets', 'relay', 'cpu_us_per_req']);
   add('relay CPU per small request ≤ 110 µs (c=50)', cpu, cpu != null && cpu <= 110, ' µs');

@@ -20,7 +20,7 @@ async function fetchImage(url) {
 }
 
 /** Keeps `concurrency` image requests in flight until stop() is called. */
-function imageLoop(url, concurrency) {
+export function imageLoop(url, concurrency) {
   let running = true;
   let done = 0;
   const lanes = Array.from({ length: concurrency }, async () => {
