@@ -16,7 +16,9 @@
  * Dispatcher.prototype, as undici's index does). Importing any other undici value in src/ fails
  * this build ("No matching export"), so the shim cannot silently drift.
  *
- * Usage: node scripts/build-cli-bundle.mjs [--outdir DIR]
+ * Usage: node scripts/build-cli-bundle.mjs [--outdir DIR] [--external-packages]
+ * (--external-packages leaves every npm package to node_modules: test/startup uses it to see
+ * which packages each command really loads)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values: opts } = parseArgs({ options: { outdir: { type: 'string', default: 'dist/bundle' } } });
+const { values: opts } = parseArgs({ options: { outdir: { type: 'string', default: 'dist/bundle' }, 'external-packages': { type: 'boolean', default: false } } });
 const outdir = path.resolve(root, opts.outdir);
 
 const esbuild = await import('esbuild');
@@ -41,12 +43,12 @@ await esbuild.build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['sharp'],
+  ...(opts['external-packages'] ? { packages: 'external' } : { external: ['sharp'] }),
   // CommonJS packages inside an ESM bundle still call require() for Node built-ins.
   banner: { js: "import { createRequire as __aiRelayCreateRequire } from 'node:module'; const require = __aiRelayCreateRequire(import.meta.url);" },
   // src/version.ts reads ../package.json relative to itself, which is not where the bundle lives.
   define: { __AI_RELAY_VERSION__: JSON.stringify(version) },
-  plugins: [undiciCore()],
+  plugins: opts['external-packages'] ? [] : [undiciCore()],
   legalComments: 'none',
   logLevel: 'warning',
 });

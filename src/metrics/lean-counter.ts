@@ -27,7 +27,7 @@ export class LeanCounter {
     readonly name: string,
     readonly help: string,
     private readonly labelNames: readonly string[],
-    registry: Registry,
+    registry: Pick<Registry, 'registerMetric'>,
   ) {
     registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
   }

@@ -48,7 +48,7 @@ export class LeanHistogram {
     readonly help: string,
     private readonly labelNames: readonly string[],
     private readonly buckets: readonly number[],
-    registry: Registry,
+    registry: Pick<Registry, 'registerMetric'>,
   ) {
     registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
   }

@@ -9,8 +9,13 @@
  * lean-histogram.ts); prom-client provides the registry, the text format, gauges and the
  * cluster aggregation. Gauges of live state (exchanges in flight, open SSE streams) cost nothing per
  * request: they are computed when scraped.
+ *
+ * prom-client (~90 modules with its optional OpenTelemetry import) is not loaded at startup: the
+ * lean metrics count from the first exchange, and the Registry (with the gauges) is built on the
+ * first scrape, or earlier when something called loadPromClient() (serve --workers does).
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { loadPromClient, promClient, type PromClient } from './prom-client.js';
 import type { Exchange } from '../server/context.js';
 import { DURATION_BUCKETS, OVERHEAD_BUCKETS, TRANSFORM_BUCKETS, UPSTREAM_BUCKETS } from './buckets.js';
 import { LeanCounter } from './lean-counter.js';
@@ -19,14 +24,15 @@ import { RouteSeries, type SeriesMetrics } from './route-series.js';
 import type { MetricsSink } from './types.js';
 
 export interface RelayMetrics extends MetricsSink {
-  registry: Registry;
+  /** The prom-client registry; only after loadPromClient() has resolved (throws before). */
+  readonly registry: Registry;
   /** Record one finished exchange (called by the server layer, exactly once per exchange). */
   exchangeDone(x: Exchange): void;
   /** A config reload was applied (`ok`) or rejected. */
   configReload(ok: boolean): void;
   /** The Prometheus text of this relay (one process). */
   text(): Promise<string>;
-  contentType: string;
+  readonly contentType: string;
 }
 
 export interface MetricsOptions {
@@ -39,28 +45,93 @@ export interface MetricsOptions {
 export const NO_ROUTE = '-';
 
 export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
-  const registry = new Registry();
-  const registers = [registry];
+  // The lean metrics are ours; they join the prom-client registry when it is built.
+  const lean: LeanMetric[] = [];
+  const pending: Pick<Registry, 'registerMetric'> = { registerMetric: (metric) => void lean.push(metric) };
   const m: SeriesMetrics = {
-    requests: new LeanCounter('ai_relay_requests_total', 'Exchanges finished, by route (- when none matched), status class (2xx, 4xx, …; none: the client left before any status) and relay client name (- when none).', ['route', 'status_class', 'client'], registry),
-    bytesIn: new LeanCounter('ai_relay_request_bytes_total', 'Request body bytes received from clients.', ['route'], registry),
-    bytesOut: new LeanCounter('ai_relay_response_bytes_total', 'Response body bytes sent to clients.', ['route'], registry),
-    rateLimited: new LeanCounter('ai_relay_rate_limited_total', 'Requests refused with 429 by the route\'s rate limit (upstream 429s are not counted here).', ['route'], registry),
-    upstream: new LeanHistogram('ai_relay_upstream_latency_seconds', 'Time from dispatching the upstream request to its response headers.', ['route'], UPSTREAM_BUCKETS, registry),
-    overhead: new LeanHistogram('ai_relay_overhead_seconds', 'Time the relay spent before dispatching upstream (parsing, auth, rate limit, retries).', ['route'], OVERHEAD_BUCKETS, registry),
-    duration: new LeanHistogram('ai_relay_exchange_duration_seconds', 'Whole exchange, accept to last byte (streams included).', ['route'], DURATION_BUCKETS, registry),
-    transforms: new LeanCounter('ai_relay_transforms_total', 'Response transforms run, by result (failed: the original body was sent).', ['route', 'result'], registry),
-    transformTime: new LeanHistogram('ai_relay_transform_duration_seconds', 'Time spent in response transforms.', ['route'], TRANSFORM_BUCKETS, registry),
-    tokenFetches: new LeanCounter('ai_relay_token_fetches_total', 'OAuth token fetches, by result.', ['route', 'result'], registry),
-    keyRests: new LeanCounter('ai_relay_key_rests_total', 'Key-pool keys put to rest after 401/403/429, by key index (never the key).', ['route', 'key'], registry),
+    requests: new LeanCounter('ai_relay_requests_total', 'Exchanges finished, by route (- when none matched), status class (2xx, 4xx, …; none: the client left before any status) and relay client name (- when none).', ['route', 'status_class', 'client'], pending),
+    bytesIn: new LeanCounter('ai_relay_request_bytes_total', 'Request body bytes received from clients.', ['route'], pending),
+    bytesOut: new LeanCounter('ai_relay_response_bytes_total', 'Response body bytes sent to clients.', ['route'], pending),
+    rateLimited: new LeanCounter('ai_relay_rate_limited_total', 'Requests refused with 429 by the route\'s rate limit (upstream 429s are not counted here).', ['route'], pending),
+    upstream: new LeanHistogram('ai_relay_upstream_latency_seconds', 'Time from dispatching the upstream request to its response headers.', ['route'], UPSTREAM_BUCKETS, pending),
+    overhead: new LeanHistogram('ai_relay_overhead_seconds', 'Time the relay spent before dispatching upstream (parsing, auth, rate limit, retries).', ['route'], OVERHEAD_BUCKETS, pending),
+    duration: new LeanHistogram('ai_relay_exchange_duration_seconds', 'Whole exchange, accept to last byte (streams included).', ['route'], DURATION_BUCKETS, pending),
+    transforms: new LeanCounter('ai_relay_transforms_total', 'Response transforms run, by result (failed: the original body was sent).', ['route', 'result'], pending),
+    transformTime: new LeanHistogram('ai_relay_transform_duration_seconds', 'Time spent in response transforms.', ['route'], TRANSFORM_BUCKETS, pending),
+    tokenFetches: new LeanCounter('ai_relay_token_fetches_total', 'OAuth token fetches, by result.', ['route', 'result'], pending),
+    keyRests: new LeanCounter('ai_relay_key_rests_total', 'Key-pool keys put to rest after 401/403/429, by key index (never the key).', ['route', 'key'], pending),
   };
-  const reloads = new Counter({ name: 'ai_relay_config_reloads_total', help: 'Config reloads, by result (failed: the old config kept serving).', labelNames: ['result'], registers });
+  const reloads = new LeanCounter('ai_relay_config_reloads_total', 'Config reloads, by result (failed: the old config kept serving).', ['result'], pending);
   const reloadOk = reloads.labels('ok');
   const reloadFailed = reloads.labels('failed');
   // Zero series up front so rate()/increase() see the first reload and alerts have a baseline.
   reloadOk.inc(0);
   reloadFailed.inc(0);
 
+  let registry: Registry | undefined;
+  const built = (prom: PromClient): Registry => (registry ??= buildRegistry(prom, lean, opts));
+
+  const series = new Map<string, RouteSeries>();
+  const of = (route: string) => {
+    let s = series.get(route);
+    if (!s) {
+      s = new RouteSeries(m, route);
+      series.set(route, s);
+    }
+    return s;
+  };
+
+  return {
+    get registry() {
+      const prom = promClient();
+      if (!prom) throw new Error('prom-client is not loaded yet: await loadPromClient() first');
+      return built(prom);
+    },
+    get contentType() {
+      const prom = promClient();
+      return prom ? built(prom).contentType : PROMETHEUS_TEXT;
+    },
+    exchangeDone(x) {
+      const route = x.route;
+      // Route-less answers below 400 are the relay's own endpoints (health, ready, metrics).
+      if (!route && x.status < 400) return;
+      const s = of(route ? route.name : NO_ROUTE);
+      s.request(x.status, x.client).inc();
+      if (x.bytesIn > 0) s.bytesIn.inc(x.bytesIn);
+      if (x.bytesOut > 0) s.bytesOut.inc(x.bytesOut);
+      if (x.upstreamStart > 0) {
+        s.overhead.observe((x.upstreamStart - x.start) / 1000);
+        if (x.upstreamHeadersAt > 0) s.upstream.observe((x.upstreamHeadersAt - x.upstreamStart) / 1000);
+      } else if (x.status === 429 && route) s.rateLimited.inc();
+      s.duration.observe((performance.now() - x.start) / 1000);
+    },
+    configReload(ok) {
+      (ok ? reloadOk : reloadFailed).inc();
+    },
+    transformDone(route, ok, ms) {
+      of(route).transform(ok, ms / 1000);
+    },
+    tokenFetch(route, ok) {
+      of(route).token(ok);
+    },
+    keyRested(route, index) {
+      of(route).keyRested(index);
+    },
+    text: async () => built(await loadPromClient()).metrics(),
+  };
+}
+
+type LeanMetric = Parameters<Registry['registerMetric']>[0];
+
+/** prom-client's Registry.PROMETHEUS_CONTENT_TYPE, for a content type asked before the registry exists. */
+const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** The registry: our lean metrics plus prom-client gauges computed at scrape time. */
+function buildRegistry(prom: PromClient, lean: LeanMetric[], opts: MetricsOptions): Registry {
+  const { Counter, Gauge, Registry } = prom;
+  const registry = new Registry();
+  const registers = [registry];
+  for (const metric of lean) registry.registerMetric(metric);
   new Gauge({
     name: 'ai_relay_exchanges_in_flight',
     help: 'Exchanges accepted and not finished yet.',
@@ -101,47 +172,7 @@ export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
     },
   });
 
-  const series = new Map<string, RouteSeries>();
-  const of = (route: string) => {
-    let s = series.get(route);
-    if (!s) {
-      s = new RouteSeries(m, route);
-      series.set(route, s);
-    }
-    return s;
-  };
-
-  return {
-    registry,
-    contentType: registry.contentType,
-    exchangeDone(x) {
-      const route = x.route;
-      // Route-less answers below 400 are the relay's own endpoints (health, ready, metrics).
-      if (!route && x.status < 400) return;
-      const s = of(route ? route.name : NO_ROUTE);
-      s.request(x.status, x.client).inc();
-      if (x.bytesIn > 0) s.bytesIn.inc(x.bytesIn);
-      if (x.bytesOut > 0) s.bytesOut.inc(x.bytesOut);
-      if (x.upstreamStart > 0) {
-        s.overhead.observe((x.upstreamStart - x.start) / 1000);
-        if (x.upstreamHeadersAt > 0) s.upstream.observe((x.upstreamHeadersAt - x.upstreamStart) / 1000);
-      } else if (x.status === 429 && route) s.rateLimited.inc();
-      s.duration.observe((performance.now() - x.start) / 1000);
-    },
-    configReload(ok) {
-      (ok ? reloadOk : reloadFailed).inc();
-    },
-    transformDone(route, ok, ms) {
-      of(route).transform(ok, ms / 1000);
-    },
-    tokenFetch(route, ok) {
-      of(route).token(ok);
-    },
-    keyRested(route, index) {
-      of(route).keyRested(index);
-    },
-    text: () => registry.metrics(),
-  };
+  return registry;
 }
 
 const SSE_HEAD = /\r\ncontent-type:[ \t]*text\/event-stream/i;

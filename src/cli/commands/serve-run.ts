@@ -10,6 +10,7 @@ import { loadEnv } from '../../config/env.js';
 import { loadConfigFile } from '../../config/load.js';
 import { createLogger } from '../../log/logger.js';
 import { Redactor } from '../../log/redact.js';
+import { loadPromClient } from '../../metrics/prom-client.js';
 import { startRelay, type Relay } from '../../relay.js';
 import { CliError, UsageError } from '../errors.js';
 import type { ServeFlags } from './serve.js';
@@ -50,7 +51,9 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   let relay: Relay;
   try {
     // Under --workers each worker asks the primary for the merged metrics (prom-client's aggregator).
+    // Its registry must exist at once, so prom-client is loaded before startRelay here.
     const clusterMetricsSource = workerId === undefined ? undefined : (await import('../../cluster/worker-metrics.js')).clusterMetricsSource;
+    if (workerId !== undefined) await loadPromClient();
     const { env, loaded } = readAll();
     relay = await startRelay(loaded, {
       env,

@@ -1,0 +1,202 @@
+/**
+ * Cold start (docs/benchmarks.md): `serve` loads only what its config needs. A real CLI child
+ * runs with a preload (record-modules.mjs) that lists every file it loads; the assertions are on
+ * that list, never on timings.
+ *
+ * Two builds of the current sources (scripts/build-cli-bundle.mjs, code-split) are checked:
+ *  - the npm bin's bundle: a plain config loads no file from node_modules at all, and the route
+ *    still proxies (the bundle's trimmed undici);
+ *  - the same with every npm package left external: proves the laziness is in the sources
+ *    (ioredis, socks, @peculiar/x509, prom-client, sharp not loaded; prom-client loaded by the
+ *    first /metrics scrape, which also shows the recorder sees lazily loaded packages).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliProcess } from '../helpers/cli.js';
+import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const RECORDER = path.join(ROOT, 'test/startup/record-modules.mjs');
+// Inside node_modules so the bundle's external sharp would resolve as it does from dist/bundle.
+const BUNDLE_DIR = path.join(ROOT, 'node_modules', '.cache', `ai-relay-startup-${process.pid}`);
+const EXTERNAL_DIR = `${BUNDLE_DIR}-ext`;
+const LAZY = ['ioredis', 'socks', '@peculiar/x509', 'reflect-metadata', 'prom-client', 'sharp'];
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** npm package names among the loaded files (file:// URLs and paths), e.g. "@peculiar/x509". */
+function packagesIn(log: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of log.split('\n')) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(line);
+    if (m && m[1] !== '.cache') names.add(m[1]!);
+  }
+  return names;
+}
+
+async function waitForHealth(url: string, cli: CliProcess, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > end || cli.child.exitCode !== null) throw new Error(`no 200 on /health:\n${cli.stdout()}\n${cli.stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('cold start: serve loads only what the config needs', () => {
+  let dir: string;
+  let up: FakeUpstream;
+  const env = { NODE_OPTIONS: `--import=${RECORDER}` };
+
+  const config = (extra = '') =>
+    [
+      'server:',
+      '  host: 127.0.0.1',
+      extra,
+      'log:',
+      '  level: warn',
+      '  format: json',
+      'routes:',
+      '  - name: api',
+      '    prefix: /api',
+      `    upstream: ${up.url}`,
+      '    auth: none',
+      '    headers:',
+      '      set:',
+      '        Authorization: Bearer sk-startup-test',
+      '',
+    ].join('\n');
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'ai-relay-startup-'));
+    up = await startUpstream();
+    const build = (outdir: string, ...flags: string[]) =>
+      promisify(execFile)(process.execPath, [path.join(ROOT, 'scripts/build-cli-bundle.mjs'), '--outdir', outdir, ...flags], { cwd: ROOT, timeout: 60_000 });
+    await Promise.all([build(BUNDLE_DIR), build(EXTERNAL_DIR, '--external-packages')]);
+    // The same lines as bin/ai-relay.js, pointed at each bundle.
+    for (const d of [BUNDLE_DIR, EXTERNAL_DIR]) {
+      writeFileSync(
+        path.join(d, 'run.mjs'),
+        "import { main } from './cli.mjs';\nmain(process.argv).then((code) => { if (typeof code === 'number') process.exitCode = code; });\n",
+      );
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    await up?.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(BUNDLE_DIR, { recursive: true, force: true });
+    rmSync(EXTERNAL_DIR, { recursive: true, force: true });
+  });
+
+  it('the bundle: a plain config loads nothing from node_modules and still proxies', async () => {
+    const log = path.join(dir, 'bundle.modules');
+    const port = await freePort();
+    const file = path.join(dir, 'plain.yaml');
+    writeFileSync(file, config());
+    const cli = await spawnEntry(path.join(BUNDLE_DIR, 'run.mjs'), ['serve', '--config', file, '--port', String(port)], { ...env, AI_RELAY_MODULE_LOG: log });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await waitForHealth(url, cli);
+      const r = await fetch(`${url}/api/v1/models?x=1`, { method: 'POST', body: 'hello' });
+      expect(r.status).toBe(200);
+      expect(await r.json()).toMatchObject({ ok: true, method: 'POST', url: '/v1/models?x=1', bodyLength: 5 });
+      const seen = up.requests.at(-1)!;
+      expect(seen.headers.authorization).toBe('Bearer sk-startup-test');
+      expect(seen.body.toString()).toBe('hello');
+    } finally {
+      cli.child.kill('SIGTERM');
+      expect((await cli.exited).code).toBe(0);
+    }
+    const loaded = readFileSync(log, 'utf8');
+    expect(loaded).toContain(path.join(BUNDLE_DIR, 'cli.mjs'));
+    expect([...packagesIn(loaded)]).toEqual([]);
+  }, 30_000);
+
+  it('from the sources: no ioredis, socks, x509, prom-client or sharp until needed; /metrics loads prom-client', async () => {
+    const log = path.join(dir, 'sources.modules');
+    const port = await freePort();
+    const file = path.join(dir, 'metrics.yaml');
+    writeFileSync(file, config('  metricsPath: /metrics'));
+    const cli = await spawnEntry(path.join(EXTERNAL_DIR, 'run.mjs'), ['serve', '--config', file, '--port', String(port)], { ...env, AI_RELAY_MODULE_LOG: log });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await waitForHealth(url, cli);
+      expect((await fetch(`${url}/api/ping`)).status).toBe(200);
+      const before = packagesIn(readFileSync(log, 'utf8'));
+      // The recorder works: the relay's own packages are there.
+      for (const p of ['zod', 'yaml', 'undici', 'pino', 'commander']) expect(before).toContain(p);
+      for (const p of LAZY) expect(before).not.toContain(p);
+
+      const m = await fetch(`${url}/metrics`);
+      expect(m.status).toBe(200);
+      expect(m.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = await m.text();
+      // Counted before prom-client was loaded.
+      expect(text).toMatch(/ai_relay_requests_total\{route="api",status_class="2xx",client="-"\} 1/);
+      expect(text).toMatch(/ai_relay_config_reloads_total\{result="ok"\} 0/);
+      expect(text).toMatch(/ai_relay_exchanges_in_flight \d/);
+      expect(packagesIn(readFileSync(log, 'utf8'))).toContain('prom-client');
+    } finally {
+      cli.child.kill('SIGTERM');
+      expect((await cli.exited).code).toBe(0);
+    }
+    const after = packagesIn(readFileSync(log, 'utf8'));
+    for (const p of LAZY.filter((n) => n !== 'prom-client')) expect(after).not.toContain(p);
+  }, 30_000);
+
+  it('--version loads neither the config code nor the relay', async () => {
+    const log = path.join(dir, 'version.modules');
+    const cli = await spawnEntry(path.join(EXTERNAL_DIR, 'run.mjs'), ['--version'], { ...env, AI_RELAY_MODULE_LOG: log });
+    const r = await cli.exited;
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const loaded = packagesIn(readFileSync(log, 'utf8'));
+    expect(loaded).toContain('commander');
+    for (const p of ['zod', 'yaml', 'undici', 'pino', ...LAZY]) expect(loaded).not.toContain(p);
+  });
+
+  it.skipIf(!existsSync(path.join(ROOT, 'dist/cli/bin.js')))('bin/ai-relay.js (built dist) prints the version', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(ROOT, 'bin/ai-relay.js'), '--version'], { timeout: 10_000 });
+    expect(stdout.trim()).toBe((JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+});
+
+/** Like the helper's startCli, for another entry file. */
+async function spawnEntry(entry: string, args: string[], env: Record<string, string>): Promise<CliProcess> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [entry, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (err += c));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: out, stderr: err })),
+  );
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor: () => Promise.reject(new Error('not used')),
+  };
+}
