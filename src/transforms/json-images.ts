@@ -22,7 +22,7 @@ export interface ImageSlot {
   path: string;
 }
 
-const DATA_URL_PREFIX = 'data:image/png;base64,';
+export const DATA_URL_PREFIX = 'data:image/png;base64,';
 
 function isObject(v: Json): v is Record<string, Json> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -57,14 +57,28 @@ export function parseFieldPath(path: string): FieldPath {
   return steps;
 }
 
+/**
+ * Gives the start of a string's real value: the identity, except for placeholders of strings
+ * lifted out of the document (json-lift.ts), whose first bytes are read from the body.
+ */
+export type Peek = (value: string) => string;
+
+const identity: Peek = (v) => v;
+
 class Collector {
   readonly slots: ImageSlot[] = [];
+
+  constructor(private readonly peek: Peek) {}
+
+  private isDataUrl(value: string): boolean {
+    return isDataUrl(this.peek(value));
+  }
 
   /** A string at a place where images are expected: base64 or data URL. */
   candidate(holder: Holder, key: string | number, ancestors: Record<string, Json>[], path: string): void {
     const value = (holder as Record<string | number, Json>)[key];
     if (typeof value === 'string') {
-      const form = isDataUrl(value) ? 'data-url' : 'base64';
+      const form = this.isDataUrl(value) ? 'data-url' : 'base64';
       this.slots.push({ holder, key, value, form, ancestors, path });
     } else if (Array.isArray(value)) {
       // `files: [...]` or a path naming an array without `[]`: its strings are meant.
@@ -94,7 +108,7 @@ class Collector {
 
   private visitDefault(holder: Holder, key: string | number, v: Json, ancestors: Record<string, Json>[], path: string): void {
     if (typeof v === 'string') {
-      if (isDataUrl(v)) this.slots.push({ holder, key, value: v, form: 'data-url', ancestors, path });
+      if (this.isDataUrl(v)) this.slots.push({ holder, key, value: v, form: 'data-url', ancestors, path });
     } else {
       this.walkDefault(v, ancestors, path);
     }
@@ -120,18 +134,13 @@ class Collector {
 }
 
 /** Every string that may be a PNG image, in document order. */
-export function findImageSlots(root: Json, fields?: FieldPath[]): ImageSlot[] {
-  const c = new Collector();
+export function findImageSlots(root: Json, fields?: FieldPath[], peek: Peek = identity): ImageSlot[] {
+  const c = new Collector(peek);
   if (fields) for (const steps of fields) c.walkPath(root, steps, 0, undefined, undefined, [], '');
   else if (typeof root === 'string') {
-    if (isDataUrl(root)) c.slots.push({ holder: [root], key: 0, value: root, form: 'data-url', ancestors: [], path: '' });
+    if (isDataUrl(peek(root))) c.slots.push({ holder: [root], key: 0, value: root, form: 'data-url', ancestors: [], path: '' });
   } else c.walkDefault(root, [], '');
   return c.slots;
-}
-
-/** The base64 payload of a slot. */
-export function slotBase64(slot: ImageSlot): string {
-  return slot.form === 'data-url' ? slot.value.slice(DATA_URL_PREFIX.length) : slot.value;
 }
 
 /** Writes the JPEG back in the slot's form and fixes the siblings that name the format. */

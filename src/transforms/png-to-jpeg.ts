@@ -5,9 +5,12 @@
 import type { PngToJpegOptions } from '../config/schema.js';
 import { loadSharp, type SharpFn } from '../native/sharp-loader.js';
 import type { CompiledTransform, ResponseTransform, TransformContext } from './types.js';
-import { hasPngSignature, isBase64Url, looksLikeBase64Png, readPngSize } from './png.js';
-import { findImageSlots, parseFieldPath, replaceSlot, slotBase64, type FieldPath } from './json-images.js';
+import { hasPngSignature, readPngSize, startsLikeBase64Png } from './png.js';
+import { DATA_URL_PREFIX, findImageSlots, parseFieldPath, replaceSlot, type FieldPath, type ImageSlot } from './json-images.js';
+import { DEFAULT_LIFT_MIN, liftLongStrings, type LiftedJson } from './json-lift.js';
+import { decodeBase64, isBase64UrlBytes } from './base64.js';
 import { conversionSlots } from './semaphore.js';
+import { lowerConversionThreads } from './thread-priority.js';
 
 /** Generous: a 100 MP image at q95 takes seconds; the wait for a slot counts too. */
 export const PNG_TO_JPEG_TIMEOUT = 120_000;
@@ -53,13 +56,36 @@ export async function convertPng(sharp: SharpFn, png: Buffer, opts: ConvertOptio
   } catch (err) {
     if (signal?.aborted) throw err;
     return `cannot read image: ${(err as Error).message}`;
+  } finally {
+    lowerConversionThreads();
   }
 }
 
-const JSON_START = /^[\s]*[[{"]/;
+/** First non-space byte of a JSON document (or SSE data payload) we would look into. */
+function startsLikeJson(body: Buffer): boolean {
+  for (let i = 0; i < body.length && i < 64; i++) {
+    const c = body[i]!;
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+    return c === 0x7b || c === 0x5b || c === 0x22; // { [ "
+  }
+  return false;
+}
 
-export function createPngToJpeg(sharp: SharpFn, options: PngToJpegOptions): ResponseTransform {
+/** The base64 text of a slot as bytes: straight from the response body when it was lifted. */
+function slotText(slot: ImageSlot, doc: LiftedJson): Buffer {
+  const raw = doc.raw(slot.value) ?? Buffer.from(slot.value, 'utf8');
+  return slot.form === 'data-url' ? raw.subarray(DATA_URL_PREFIX.length) : raw;
+}
+
+/** Internal knobs, for tests that check the lifted and the fully parsed paths agree. */
+export interface PngToJpegTuning {
+  /** Strings this long (bytes) skip JSON.parse (json-lift.ts). Infinity: parse everything. */
+  liftMin?: number;
+}
+
+export function createPngToJpeg(sharp: SharpFn, options: PngToJpegOptions, tuning: PngToJpegTuning = {}): ResponseTransform {
   const fields: FieldPath[] | undefined = options.fields?.map(parseFieldPath);
+  const liftMin = tuning.liftMin ?? DEFAULT_LIFT_MIN;
   const conv: ConvertOptions = {
     quality: options.quality,
     background: options.background,
@@ -68,34 +94,40 @@ export function createPngToJpeg(sharp: SharpFn, options: PngToJpegOptions): Resp
   };
 
   async function transformJson(body: Buffer, ctx: TransformContext): Promise<Buffer> {
-    const text = body.toString('utf8');
-    if (!JSON_START.test(text.slice(0, 64))) return body;
+    if (!startsLikeJson(body)) return body;
+    // Long strings (the images) stay as bytes; only the small rest of the document is parsed.
+    const doc = liftLongStrings(body, liftMin);
+    if (!doc) return body;
     let root: unknown;
     try {
-      root = JSON.parse(text);
+      root = JSON.parse(doc.skeleton);
     } catch {
       return body; // not JSON after all (or an SSE data line that is plain text): not ours
     }
-    const slots = findImageSlots(root, fields);
+    // A little past the prefix: a data URL must have something after it.
+    const peek = (v: string): string => doc.raw(v)?.toString('latin1', 0, DATA_URL_PREFIX.length + 8) ?? v;
+    const slots = findImageSlots(root, fields, peek);
     const skipped: { path: string; reason: string }[] = [];
     const results = await Promise.all(
       slots.map(async (slot) => {
-        const b64 = slotBase64(slot);
+        const text = slotText(slot, doc);
         // Cheap checks first: almost every string fails the fixed prefix at once.
-        if (!looksLikeBase64Png(b64)) return false;
-        const png = Buffer.from(b64, 'base64');
-        if (!hasPngSignature(png)) return false;
+        if (!startsLikeBase64Png(text)) return false;
+        const png = await decodeBase64(text);
+        if (!png || !hasPngSignature(png)) return false;
         const out = await convertPng(sharp, png, conv, ctx.signal);
         if (typeof out === 'string') {
           skipped.push({ path: slot.path, reason: out });
           return false;
         }
-        replaceSlot(slot, out.toString(isBase64Url(b64) ? 'base64url' : 'base64'));
+        replaceSlot(slot, out.toString(isBase64UrlBytes(text) ? 'base64url' : 'base64'));
         return true;
       }),
     );
     if (skipped.length) ctx.log.warn({ transform: 'png-to-jpeg', skipped }, `png-to-jpeg left ${skipped.length} image(s) untouched`);
-    return results.some(Boolean) ? Buffer.from(JSON.stringify(root), 'utf8') : body;
+    if (!results.some(Boolean)) return body;
+    // A document that is one bare string was replaced inside the slot's stand-in holder.
+    return doc.serialise(typeof root === 'string' ? (slots[0]!.holder as unknown[])[0] : root);
   }
 
   return {

@@ -29,18 +29,13 @@ export function readPngSize(buf: Buffer): PngSize | undefined {
   return { width, height };
 }
 
-const BASE64_BODY = /^[A-Za-z0-9+/\-_]+={0,2}$/;
+const PNG_BASE64_PREFIX_BYTES = Buffer.from(PNG_BASE64_PREFIX, 'latin1');
 
 /**
- * Cheap test that a JSON string may be a base64 PNG: the fixed prefix first (rejects almost every
- * other string after one comparison), then the alphabet. Standard and URL-safe alphabets both pass;
- * the decoded bytes are still checked for the signature and IHDR.
+ * Cheap first test that base64 text (as bytes) may be a PNG: the fixed prefix rejects almost every
+ * other string after one comparison. The alphabet is checked by decoding (base64.ts), and the
+ * decoded bytes are still checked for the signature and IHDR.
  */
-export function looksLikeBase64Png(s: string): boolean {
-  return s.length >= 32 && s.startsWith(PNG_BASE64_PREFIX) && BASE64_BODY.test(s);
-}
-
-/** True when the text uses the URL-safe alphabet, so the replacement can use it too. */
-export function isBase64Url(s: string): boolean {
-  return s.includes('-') || s.includes('_');
+export function startsLikeBase64Png(text: Buffer): boolean {
+  return text.length >= 32 && text.subarray(0, PNG_BASE64_PREFIX_BYTES.length).equals(PNG_BASE64_PREFIX_BYTES);
 }

@@ -420,7 +420,9 @@ describe('plugins', () => {
 
 describe('concurrency and aborts', () => {
   it('images in one body convert concurrently, never past the process-wide cap', async () => {
-    const { conversionSlots } = await import('../../src/transforms/semaphore.js');
+    const { conversionSlots, setConversionConcurrency } = await import('../../src/transforms/semaphore.js');
+    // Three at once whatever this machine's CPU count (the default leaves one CPU free).
+    setConversionConcurrency(3);
     const slots = conversionSlots();
     const img = (await makeNoisyPng(256)).toString('base64');
     const body = Buffer.from(JSON.stringify({ data: Array.from({ length: 8 }, () => ({ b64_json: img })) }));
@@ -441,6 +443,7 @@ describe('concurrency and aborts', () => {
     const out = JSON.parse(sink.body().toString());
     for (const d of out.data) expect(d.b64_json.startsWith('/9j/')).toBe(true); // JPEG SOI in base64
     expect(slots.active).toBe(0);
+    setConversionConcurrency(undefined);
   });
 
   it('a client that leaves stops an event stream: nothing more is written', async () => {

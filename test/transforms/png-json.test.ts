@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hasPngSignature, looksLikeBase64Png, readPngSize } from '../../src/transforms/png.js';
+import { hasPngSignature, readPngSize, startsLikeBase64Png } from '../../src/transforms/png.js';
 import { findImageSlots, parseFieldPath, replaceSlot } from '../../src/transforms/json-images.js';
 import { makeJpeg, makePng, pngHeaderOnly } from './helpers.js';
 
@@ -20,12 +20,11 @@ describe('PNG sniffing', () => {
     expect(readPngSize(jpeg)).toBeUndefined();
   });
 
-  it('checks base64 shape cheaply: prefix and alphabet', () => {
-    expect(looksLikeBase64Png(png.toString('base64'))).toBe(true);
-    expect(looksLikeBase64Png(png.toString('base64url'))).toBe(true);
-    expect(looksLikeBase64Png(jpeg.toString('base64'))).toBe(false);
-    expect(looksLikeBase64Png(`${png.toString('base64')} not base64!`)).toBe(false);
-    expect(looksLikeBase64Png('iVBORw0KGgo')).toBe(false); // too short to be an image
+  it('checks base64 text cheaply by its fixed prefix', () => {
+    expect(startsLikeBase64Png(Buffer.from(png.toString('base64')))).toBe(true);
+    expect(startsLikeBase64Png(Buffer.from(png.toString('base64url')))).toBe(true);
+    expect(startsLikeBase64Png(Buffer.from(jpeg.toString('base64')))).toBe(false);
+    expect(startsLikeBase64Png(Buffer.from('iVBORw0KGgo'))).toBe(false); // too short to be an image
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Semaphore, conversionSlots } from '../../src/transforms/semaphore.js';
+import { Semaphore, conversionSlots, defaultConversionSlots, setConversionConcurrency } from '../../src/transforms/semaphore.js';
 import { availableParallelism } from 'node:os';
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -48,8 +48,24 @@ describe('Semaphore', () => {
     expect(s.active).toBe(0);
   });
 
-  it('the process-wide instance is shared and sized by CPU count', () => {
+  it('the process-wide instance is shared and leaves one CPU to the event loop by default', () => {
     expect(conversionSlots()).toBe(conversionSlots());
-    expect(conversionSlots().size).toBe(availableParallelism());
+    expect(conversionSlots().size).toBe(Math.max(1, availableParallelism() - 1));
+    expect([1, 2, 4, 8].map((n) => defaultConversionSlots(n))).toEqual([1, 1, 3, 7]);
+  });
+
+  it('the cap can be set (a new semaphore takes the next conversions) and reset to the default', () => {
+    const before = conversionSlots();
+    try {
+      setConversionConcurrency(3);
+      expect(conversionSlots()).not.toBe(before);
+      expect(conversionSlots().size).toBe(3);
+      expect(() => setConversionConcurrency(0)).toThrow(RangeError);
+      expect(() => setConversionConcurrency(1.5)).toThrow(RangeError);
+      expect(conversionSlots().size).toBe(3);
+    } finally {
+      setConversionConcurrency(undefined);
+    }
+    expect(conversionSlots().size).toBe(defaultConversionSlots());
   });
 });
