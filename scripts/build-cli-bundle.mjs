@@ -8,7 +8,13 @@
  *
  * Code splitting keeps lazy parts lazy: every `await import()` (ioredis, socks, prom-client,
  * @peculiar/x509, the commands) becomes its own chunk, loaded only when a config or command
- * needs it. sharp stays external (native addon, resolved from node_modules at run time).
+ * needs it.
+ *
+ * sharp: its JavaScript (plus semver, detect-libc, @img/colour: ~70 modules) is bundled into a
+ * lazy chunk; its native addon and libvips are still required from node_modules at run time.
+ * The bundled JS is used only when the installed sharp has the version it was bundled from (the
+ * addon must match its JS); otherwise, or if the bundled copy cannot load its addon, the
+ * installed `sharp` package is imported as before.
  *
  * `undici`'s index requires all of undici (fetch, WebSocket, cache, mocks: ~1.2 MB, ~85 ms to
  * evaluate); the relay uses only Pool, buildConnector and errors. Inside the bundle `undici`
@@ -21,6 +27,7 @@
  * which packages each command really loads)
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -43,12 +50,12 @@ await esbuild.build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  ...(opts['external-packages'] ? { packages: 'external' } : { external: ['sharp'] }),
+  ...(opts['external-packages'] ? { packages: 'external' } : { external: ['@img/sharp-*'] }),
   // CommonJS packages inside an ESM bundle still call require() for Node built-ins.
   banner: { js: "import { createRequire as __aiRelayCreateRequire } from 'node:module'; const require = __aiRelayCreateRequire(import.meta.url);" },
   // src/version.ts reads ../package.json relative to itself, which is not where the bundle lives.
   define: { __AI_RELAY_VERSION__: JSON.stringify(version) },
-  plugins: opts['external-packages'] ? [] : [undiciCore()],
+  plugins: opts['external-packages'] ? [] : [undiciCore(), sharpChoice()],
   legalComments: 'none',
   logLevel: 'warning',
 });
@@ -68,6 +75,46 @@ export { Dispatcher, Pool, buildConnector, errors };
     setup(build) {
       build.onResolve({ filter: /^undici$/ }, () => ({ path: 'undici-core', namespace: 'undici-core' }));
       build.onLoad({ filter: /.*/, namespace: 'undici-core' }, () => ({ contents: shim, loader: 'js', resolveDir: root }));
+    },
+  };
+}
+
+function sharpChoice() {
+  const require = createRequire(path.join(root, 'package.json'));
+  const sharpRoot = path.resolve(path.dirname(require.resolve('sharp')), '..');
+  const version = JSON.parse(fs.readFileSync(path.join(sharpRoot, 'package.json'), 'utf8')).version;
+  const shim = `
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+function installedVersion() {
+  try {
+    const main = createRequire(import.meta.url).resolve('sharp');
+    return JSON.parse(readFileSync(join(dirname(main), '..', 'package.json'), 'utf8')).version;
+  } catch {
+    return undefined;
+  }
+}
+
+let m;
+if (installedVersion() === ${JSON.stringify(version)}) {
+  try {
+    m = await import(${JSON.stringify(path.join(sharpRoot, 'dist', 'index.mjs'))});
+  } catch {
+    // e.g. the addon is nested where only the installed sharp finds it: use that one.
+  }
+}
+m ??= await import('sharp');
+export default m.default;
+`;
+  return {
+    name: 'sharp-choice',
+    setup(build) {
+      build.onResolve({ filter: /^sharp$/ }, (args) =>
+        args.namespace === 'sharp-choice' ? { path: 'sharp', external: true } : { path: 'sharp-choice', namespace: 'sharp-choice' },
+      );
+      build.onLoad({ filter: /.*/, namespace: 'sharp-choice' }, () => ({ contents: shim, loader: 'js', resolveDir: root }));
     },
   };
 }

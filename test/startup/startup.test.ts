@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliProcess } from '../helpers/cli.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
@@ -85,7 +86,15 @@ describe('cold start: serve loads only what the config needs', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'ai-relay-startup-'));
-    up = await startUpstream();
+    up = await startUpstream((req, res, rec) => {
+      if (req.url?.endsWith('.png')) {
+        res.writeHead(200, { 'content-type': 'image/png' });
+        res.end(tinyPng());
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: true, method: req.method, url: req.url, bodyLength: rec.body.length }));
+    });
     const build = (outdir: string, ...flags: string[]) =>
       promisify(execFile)(process.execPath, [path.join(ROOT, 'scripts/build-cli-bundle.mjs'), '--outdir', outdir, ...flags], { cwd: ROOT, timeout: 60_000 });
     await Promise.all([build(BUNDLE_DIR), build(EXTERNAL_DIR, '--external-packages')]);
@@ -127,6 +136,30 @@ describe('cold start: serve loads only what the config needs', () => {
     const loaded = readFileSync(log, 'utf8');
     expect(loaded).toContain(path.join(BUNDLE_DIR, 'cli.mjs'));
     expect([...packagesIn(loaded)]).toEqual([]);
+  }, 30_000);
+
+  it('the bundle with an image route: sharp\'s JS comes from the bundle, only its native addon from node_modules', async () => {
+    const log = path.join(dir, 'image.modules');
+    const port = await freePort();
+    const file = path.join(dir, 'image.yaml');
+    writeFileSync(file, config() + ['    transforms:', '      - png-to-jpeg:', '          quality: 80', ''].join('\n'));
+    const cli = await spawnEntry(path.join(BUNDLE_DIR, 'run.mjs'), ['serve', '--config', file, '--port', String(port)], { ...env, AI_RELAY_MODULE_LOG: log });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await waitForHealth(url, cli);
+      const r = await fetch(`${url}/api/image.png`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')).toBe('image/jpeg');
+      const jpeg = Buffer.from(await r.arrayBuffer());
+      expect(jpeg.subarray(0, 3).toString('hex')).toBe('ffd8ff');
+    } finally {
+      cli.child.kill('SIGTERM');
+      expect((await cli.exited).code).toBe(0);
+    }
+    const loaded = packagesIn(readFileSync(log, 'utf8'));
+    expect(loaded).toContain('@img/sharp-linux-x64');
+    expect(loaded).not.toContain('sharp');
+    expect(loaded).not.toContain('semver');
   }, 30_000);
 
   it('from the sources: no ioredis, socks, x509, prom-client or sharp until needed; /metrics loads prom-client', async () => {
@@ -177,6 +210,31 @@ describe('cold start: serve loads only what the config needs', () => {
     expect(stdout.trim()).toBe((JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
   });
 });
+
+/** A valid 2x2 RGBA PNG (red, semi-transparent), built by hand: no image library in the test. */
+function tinyPng(): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(2, 0);
+  ihdr.writeUInt32BE(2, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 6; // RGBA
+  const row = Buffer.from([0, 255, 0, 0, 128, 255, 0, 0, 128]); // filter byte + 2 pixels
+  const raw = Buffer.concat([row, row]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 /** Like the helper's startCli, for another entry file. */
 async function spawnEntry(entry: string, args: string[], env: Record<string, string>): Promise<CliProcess> {
