@@ -154,7 +154,7 @@ export function renderMarkdown(results, analysis = '') {
   if (p) {
     out.push('## Where the relay spends its CPU');
     out.push('');
-    out.push(`\`node --cpu-prof\` on the relay during small JSON at 50 connections (${int(p.rps)} req/s, ${int(p.cpu_us_per_req)} µs CPU/req while profiled; the profiler itself costs some). ${p.busyMs} ms of busy samples. Reproduce: \`npm run bench -- --profile\` (writes bench/results/relay.cpuprofile; open it in Chrome DevTools).`);
+    out.push(`\`node --cpu-prof\` on the relay during small JSON at 50 connections (${int(p.rps)} req/s, ${int(p.cpu_us_per_req)} µs CPU/req while profiled; the profiler itself costs some; started from the tsc output rather than the bundle so that time is attributed to packages and files). ${p.busyMs} ms of busy samples. Reproduce: \`npm run bench -- --profile\` (writes bench/results/relay.cpuprofile; open it in Chrome DevTools).`);
     out.push('');
     out.push('By where the code lives:');
     out.push('');

@@ -65,11 +65,11 @@ ${common}    transforms:
 }
 
 /** Starts ai-relay via its CLI, exactly as a user would (`node bin/ai-relay.js serve`). */
-export async function startRelay(tmp, upstreamUrl, { nodeArgs = [], workers } = {}) {
+export async function startRelay(tmp, upstreamUrl, { nodeArgs = [], workers, entry = 'bin/ai-relay.js' } = {}) {
   const cfg = join(tmp, 'relay.yaml');
   writeFileSync(cfg, relayYaml(upstreamUrl));
   const port = await freePort();
-  const args = [...nodeArgs, join(ROOT, 'bin/ai-relay.js'), 'serve', '--config', cfg, '--host', '127.0.0.1', '--port', String(port)];
+  const args = [...nodeArgs, join(ROOT, entry), 'serve', '--config', cfg, '--host', '127.0.0.1', '--port', String(port)];
   if (workers) args.push('--workers', String(workers));
   const since = performance.now();
   const h = await start(process.execPath, args, { logFile: join(tmp, 'relay-access.log'), cwd: tmp });

@@ -11,7 +11,8 @@ import { imageLoop } from './images.mjs';
 export async function profile(ctx) {
   const dir = join(ctx.tmp, 'cpuprof');
   mkdirSync(dir, { recursive: true });
-  const relay = await startRelay(ctx.tmp, ctx.upstream.url, { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
+  // Unbundled entry: the profile then names packages and source files, not bundle chunks.
+  const relay = await startRelay(ctx.tmp, ctx.upstream.url, { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir], entry: 'bench/peers/relay-unbundled.mjs' });
   // Default: the small-JSON c=50 load. `--profile-load post1mb` profiles 1 MB uploads instead.
   const post = ctx.profileLoad === 'post1mb';
   const opts = post
