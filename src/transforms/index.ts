@@ -9,6 +9,7 @@ import type { CompiledTransform, RouteInfo, TransformPlanner } from './types.js'
 import { compilePngToJpeg } from './png-to-jpeg.js';
 import { loadPlugin } from './plugin.js';
 import { createPlanner } from './planner.js';
+import { setConversionConcurrency } from './semaphore.js';
 import type { MetricsSink } from '../metrics/types.js';
 
 export interface TransformCompileOptions {
@@ -19,6 +20,11 @@ export interface TransformCompileOptions {
   log: Logger;
   /** Counts and times every transform run (ok, or failed and the original sent). */
   metrics?: MetricsSink;
+  /**
+   * Process-wide cap on image conversions in flight (`server.imageConversions`); undefined keeps
+   * the default, CPU count − 1 (semaphore.ts). Applied when a route uses png-to-jpeg.
+   */
+  conversions?: number;
 }
 
 export async function compileTransforms(
@@ -28,8 +34,12 @@ export async function compileTransforms(
   if (list.length === 0) return undefined;
   const compiled: CompiledTransform[] = [];
   for (const item of list) {
-    if ('png-to-jpeg' in item) compiled.push(await compilePngToJpeg(item['png-to-jpeg']));
-    else compiled.push(await loadPlugin(item, opts.configDir));
+    if ('png-to-jpeg' in item) {
+      setConversionConcurrency(opts.conversions);
+      compiled.push(await compilePngToJpeg(item['png-to-jpeg']));
+    } else {
+      compiled.push(await loadPlugin(item, opts.configDir));
+    }
   }
   if (opts.metrics) for (const c of compiled) instrument(c, opts.route.name, opts.metrics);
   return createPlanner(compiled, opts);

@@ -35,6 +35,11 @@ export interface ConvertOptions {
   background: string;
   mozjpeg: boolean;
   maxPixels: number;
+  /**
+   * Huffman-optimised JPEG (sharp's default): ~3–4 % smaller for ~8 ms more CPU per 1024² image.
+   * Pillow, like libjpeg, does not optimise unless asked.
+   */
+  optimizeCoding?: boolean;
 }
 
 /** One image; a reason string instead of a buffer when it was left untouched. */
@@ -49,7 +54,7 @@ export async function convertPng(sharp: SharpFn, png: Buffer, opts: ConvertOptio
       () =>
         sharp(png, { limitInputPixels: opts.maxPixels, failOn: 'error' })
           .flatten({ background: opts.background })
-          .jpeg({ quality: opts.quality, mozjpeg: opts.mozjpeg })
+          .jpeg({ quality: opts.quality, mozjpeg: opts.mozjpeg, optimiseCoding: opts.optimizeCoding ?? true })
           .toBuffer(),
       signal,
     );
@@ -91,6 +96,8 @@ export function createPngToJpeg(sharp: SharpFn, options: PngToJpegOptions, tunin
     background: options.background,
     mozjpeg: options.mozjpeg,
     maxPixels: options.maxPixels,
+    // Read this way until the config schema has the key (it is strict, so no one can set it before).
+    optimizeCoding: (options as PngToJpegOptions & { optimizeCoding?: boolean }).optimizeCoding ?? true,
   };
 
   async function transformJson(body: Buffer, ctx: TransformContext): Promise<Buffer> {
