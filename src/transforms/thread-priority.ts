@@ -34,6 +34,11 @@ export function lowerConversionThreads(): number {
     enabled = false;
     return 0;
   }
+  // Forget threads that ended (libvips' pool retires idle threads), so the set stays small.
+  if (seen.size > tids.length * 2) {
+    const live = new Set(tids.map(Number));
+    for (const tid of seen) if (!live.has(tid)) seen.delete(tid);
+  }
   let lowered = 0;
   for (const t of tids) {
     const tid = Number(t);
