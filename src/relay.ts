@@ -220,7 +220,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     void old.dispose().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'closing the previous route table failed'));
     metrics.configReload(true);
     for (const w of loadedNext.warnings) log.warn(formatIssue(w));
-    for (const r of fresh.routes) if (r.disabled) log.warn({ route: r.name, missing: r.disabled }, `route ${r.name} is disabled: variable ${r.disabled.join(', ')} is not set (answers 503 route_disabled)`);
+    for (const r of fresh.routes) if (r.disabledReason) log.warn({ route: r.name, missing: r.disabled }, `route ${r.name} is disabled: ${r.disabledReason} (answers 503 route_disabled)`);
     log.info({ routes: fresh.routes.length, changed: changedRoutes(old.routes, fresh.routes) }, 'configuration reloaded');
   };
 

@@ -13,7 +13,8 @@ function safeDescribe(proxy: string, upstream: string, env: Record<string, strin
   }
 }
 
-export function describeRoutes(loaded: LoadedConfig, env: Record<string, string | undefined> = process.env): string {
+/** `unavailable`: route name → why the compiled route is disabled (e.g. a TLS file not there). */
+export function describeRoutes(loaded: LoadedConfig, env: Record<string, string | undefined> = process.env, unavailable?: Map<string, string>): string {
   const c = loaded.config;
   const rows: string[][] = [['ROUTE', 'PREFIX', 'UPSTREAM', 'AUTH', 'CORS', 'RATE LIMIT', 'TRANSFORMS', 'EGRESS', 'STATE']];
   c.routes.forEach((r, i) => {
@@ -29,7 +30,11 @@ export function describeRoutes(loaded: LoadedConfig, env: Record<string, string 
       r.rateLimit ? `${r.rateLimit.requests}/${formatDuration(r.rateLimit.per)} by ${r.rateLimit.by}${r.rateLimit.store !== 'memory' ? ' (redis)' : ''}` : '-',
       r.transforms.length ? r.transforms.map((t) => ('module' in t ? `module:${t.module}` : Object.keys(t)[0])).join(',') : '-',
       safeDescribe(r.egress?.proxy ?? c.egress.proxy, r.upstream, env),
-      missing.length ? chalk.red(`disabled: ${[...new Set(missing.map((m) => m.name))].join(',')} unset`) : chalk.green('ok'),
+      missing.length
+        ? chalk.red(`disabled: ${[...new Set(missing.map((m) => m.name))].join(',')} unset`)
+        : unavailable?.get(r.name ?? r.prefix)
+          ? chalk.red(`disabled: ${unavailable.get(r.name ?? r.prefix)}`)
+          : chalk.green('ok'),
     ]);
   });
   const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');

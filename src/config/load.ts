@@ -25,6 +25,8 @@ export interface LoadedConfig {
   file: string;
   /** The name the user gave (for FILE:LINE:COL messages). */
   displayFile: string;
+  /** --strict: whatever would disable a route is an error instead. */
+  strict: boolean;
   dir: string;
   /** Variables referenced but not set (routes using them are disabled unless --strict). */
   missing: MissingVar[];
@@ -196,6 +198,7 @@ function finish(
     config,
     file: abs,
     displayFile,
+    strict: opts.strict ?? false,
     dir: opts.dir ?? path.dirname(abs),
     missing,
     secretValues: [...new Set(secretValues.filter((s) => s.length >= 4))],

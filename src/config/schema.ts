@@ -161,6 +161,7 @@ export const pngToJpegSchema = z
     quality: int(1, 100).default(95).describe('JPEG quality.'),
     background: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #ffffff').default('#ffffff').describe('Colour that transparent pixels are flattened onto.'),
     mozjpeg: bool().default(false).describe('Use mozjpeg settings (smaller files, several times more CPU).'),
+    optimizeCoding: bool().default(true).describe('Huffman-optimised JPEG: ~3–4 % smaller for ~8 ms more CPU per 1024² image (Pillow does not optimise).'),
     maxPixels: int(1, 1e10).default(100_000_000).describe('Images with more pixels than this are left untouched (image-bomb guard).'),
     fields: z.array(z.string().min(1)).optional().describe('JSON paths where images are looked for (e.g. `result.files[]`, `data[].b64_json`). Default: files, b64_json, inlineData.data, data: URLs anywhere.'),
   })
@@ -241,6 +242,7 @@ export const serverSchema = z
     metricsPath: urlPath().optional().describe('Prometheus metrics endpoint; off when omitted.'),
     metricsToken: z.string().optional().describe('When set, /metrics requires `Authorization: Bearer <token>`.'),
     maxTransformSize: size().prefault('64mb').describe('Largest body a transform collects; larger bodies pass untouched.'),
+    imageConversions: int(1, 256).optional().describe('Image conversions (png-to-jpeg) in flight per process; more wait their turn. Default: CPU count − 1, at least 1.'),
     limits: limitsSchema.prefault({}),
     shutdownGrace: duration().prefault('30s').describe('On SIGTERM, in-flight exchanges get this long to finish.'),
     drainDelay: duration().prefault('1s').describe('On SIGTERM, keep accepting (readyPath answers 503) this long before refusing new connections, so a load balancer notices; counted inside shutdownGrace.'),

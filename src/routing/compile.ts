@@ -2,6 +2,8 @@
  * Compiles a validated config into a RouteTable: pools, policies, limiters and transforms are
  * built here, once, so a bad config fails at boot (or reload), never on a request.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { RouteConfig } from '../config/schema.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
@@ -116,12 +118,18 @@ async function compileRoute(
   const upstreamPath = up.pathname.replace(/\/+$/, '');
   const prefix = normalisePrefix(rc.prefix);
   const egress = rc.egress?.proxy ?? loaded.config.egress.proxy;
-  let tls;
+  // A TLS file that is not there yet (GigaChat's root CA before it is downloaded) disables the
+  // route, like a missing variable: the rest of the relay serves. --strict makes it an error.
+  const absent = missingTlsFiles(rc, loaded.dir);
+  if (absent.length && loaded.strict) throw Object.assign(new Error(`${absent.join('; ')}`), { configKey: 'tls' });
+  let unavailable = absent.length ? absent.join('; ') : undefined;
+  let tls = {};
   try {
-    tls = buildUpstreamTls(rc.tls, loaded.dir);
+    if (!unavailable) tls = buildUpstreamTls(rc.tls, loaded.dir);
   } catch (err) {
     throw Object.assign(new Error((err as Error).message), { configKey: 'tls' });
   }
+  if (disabled) unavailable = `${disabled.length > 1 ? 'variables' : 'variable'} ${disabled.join(', ')} ${disabled.length > 1 ? 'are' : 'is'} not set`;
   const tlsKey = rc.tls ? JSON.stringify(rc.tls) : '';
   const pool = deps.pools.acquire({ origin, tls, tlsKey, egress, connectTimeout: rc.connectTimeout, env: deps.env });
   const info = { name, prefix, upstream: rc.upstream };
@@ -132,6 +140,7 @@ async function compileRoute(
       route: info,
       configDir: loaded.dir,
       maxTransformSize: loaded.config.server.maxTransformSize,
+      ...(loaded.config.server.imageConversions ? { conversions: loaded.config.server.imageConversions } : {}),
       log: deps.log,
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
     });
@@ -143,7 +152,7 @@ async function compileRoute(
   let tokenPool: UpstreamPool | undefined;
   const metrics = deps.metrics;
   if (rc.keys) credentials = createKeyPool(rc.keys, { route: name, log: deps.log, ...(metrics ? { onRest: (i: number) => metrics.keyRested(name, i) } : {}) });
-  else if (rc.oauth && !disabled) {
+  else if (rc.oauth && !unavailable) {
     // The token endpoint is its own origin, reached with the route's TLS and egress (spec §10).
     tokenPool = deps.pools.acquire({ origin: new URL(rc.oauth.tokenUrl).origin, tls, tlsKey, egress, connectTimeout: rc.connectTimeout, env: deps.env });
     credentials = createOAuthSource(rc.oauth, { route: name, dispatcher: tokenPool.dispatcher, egress: tokenPool.egress.describe, log: deps.log, redactor: _redactor, ...(metrics ? { onFetch: (ok: boolean) => metrics.tokenFetch(name, ok) } : {}) });
@@ -156,6 +165,7 @@ async function compileRoute(
     info,
     config: rc,
     disabled,
+    disabledReason: unavailable,
     origin,
     upstreamPath,
     stripPrefix: rc.stripPrefix,
@@ -206,4 +216,13 @@ async function compileRoute(
 
 function lowerKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+function missingTlsFiles(rc: RouteConfig, dir: string): string[] {
+  const out: string[] = [];
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const p = rc.tls?.[key];
+    if (p && !existsSync(path.resolve(dir, p))) out.push(`tls.${key} ${path.resolve(dir, p)} not found`);
+  }
+  return out;
 }

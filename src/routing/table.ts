@@ -18,6 +18,8 @@ export interface CompiledRoute {
   config: RouteConfig;
   /** Variables the route needs that are not set: the route answers 503 route_disabled. */
   disabled: string[] | undefined;
+  /** Why the route answers 503 route_disabled (unset variables, a TLS file not there); undefined when enabled. */
+  disabledReason: string | undefined;
   origin: string;
   /** Upstream base path without trailing slash ('' for the root). */
   upstreamPath: string;

@@ -127,10 +127,10 @@ function route(x: Exchange & { state: RelayState }, state: RelayState): void {
   }
   if (origin !== undefined) {
     if (r.cors?.allows(origin)) Object.assign(x.relayHeaders, r.cors.responseHeaders(origin));
-    else if (!r.disabled) return reject(x, new RelayError('forbidden', `origin ${origin} is not allowed on route ${r.name}`));
+    else if (!r.disabledReason) return reject(x, new RelayError('forbidden', `origin ${origin} is not allowed on route ${r.name}`));
   }
   // Disabled routes answer before token checks: it may be the token variable that is missing.
-  if (r.disabled) return reject(x, new RelayError('route_disabled', `route ${r.name} is disabled: ${r.disabled.length > 1 ? 'variables' : 'variable'} ${r.disabled.join(', ')} ${r.disabled.length > 1 ? 'are' : 'is'} not set`));
+  if (r.disabledReason) return reject(x, new RelayError('route_disabled', `route ${r.name} is disabled: ${r.disabledReason}`));
   if (r.methods && !r.methods.has(x.method)) {
     return reject(x, new RelayError('method_not_allowed', `method ${x.method} is not allowed on route ${r.name}`, { headers: { allow: r.allowHeader } }));
   }
@@ -259,8 +259,8 @@ function health(x: Exchange, state: RelayState): void {
   sendJson(x, 200, {
     status: 'ok',
     version: state.version,
-    routes: routes.filter((r) => !r.disabled).length,
-    disabled: routes.filter((r) => r.disabled).map((r) => r.name),
+    routes: routes.filter((r) => !r.disabledReason).length,
+    disabled: routes.filter((r) => r.disabledReason).map((r) => r.name),
     uptime: Math.round((Date.now() - state.startedAt) / 1000),
   });
 }
@@ -270,7 +270,7 @@ function ready(x: Exchange, state: RelayState): void {
   sendJson(x, ok ? 200 : 503, {
     status: state.phase,
     routes: state.table.routes.map((r) => {
-      if (r.disabled) return { name: r.name, state: 'disabled', missing: r.disabled };
+      if (r.disabledReason) return { name: r.name, state: 'disabled', reason: r.disabledReason, ...(r.disabled ? { missing: r.disabled } : {}) };
       const problem = state.routeProblem?.(r) ?? r.credentials?.problem();
       return problem ? { name: r.name, state: 'failing', problem } : { name: r.name, state: 'ok' };
     }),

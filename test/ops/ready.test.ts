@@ -52,7 +52,7 @@ routes:
       status: 'ready',
       routes: expect.arrayContaining([
         { name: 'pooled', state: 'ok' },
-        { name: 'needs-var', state: 'disabled', missing: ['MISSING_KEY'] },
+        { name: 'needs-var', state: 'disabled', reason: 'variable MISSING_KEY is not set', missing: ['MISSING_KEY'] },
         { name: 'fine', state: 'ok' },
       ]),
     });

@@ -6,6 +6,9 @@
  * reported as needing a restart.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
@@ -98,11 +101,14 @@ describe('config reload', () => {
     expect(m.value('ai_relay_config_reloads_total', { result: 'failed' })).toBe(1);
     expect(m.value('ai_relay_config_reloads_total', { result: 'ok' })).toBe(0);
 
-    // A compile-time failure (unreadable CA file) is rejected the same way.
-    const badCa = yaml(up.url, 'sk-x', '    tls:\n      ca: /nonexistent/ca.pem\n');
+    // A compile-time failure (a CA file that is not PEM) is rejected the same way. (A CA file
+    // that does not exist yet disables the route instead, like an unset variable.)
+    const notPem = path.join(mkdtempSync(path.join(tmpdir(), 'ai-relay-ca-')), 'ca.pem');
+    writeFileSync(notPem, 'this is not a certificate\n');
+    const badCa = yaml(up.url, 'sk-x', `    tls:\n      ca: ${notPem}\n`);
     await expect(relay.relay.reload(load(badCa))).rejects.toBeInstanceOf(ConfigError);
     expect(relay.relay.table()).toBe(table);
-    expect(relay.lines().some((l) => l.level === 'error' && /test\.yaml:15:7 route "ai": tls\.ca: cannot read/.test(String(l.msg)))).toBe(true);
+    expect(relay.lines().some((l) => l.level === 'error' && /test\.yaml:15:7 route "ai": tls\.ca .* contains no PEM certificate/.test(String(l.msg)))).toBe(true);
   });
 
   it('an unchanged upstream keeps its warm connection; a dropped one is closed once idle', async () => {

@@ -26,9 +26,9 @@ describe('conversion cap from compile options', () => {
   it('a png-to-jpeg route applies `conversions`; undefined restores the default', async () => {
     const opts = { route: ROUTE, configDir: '.', maxTransformSize: 1 << 20, log: captureLog().log };
     try {
-      await compileTransforms([{ 'png-to-jpeg': { quality: 95, background: '#ffffff', mozjpeg: false, maxPixels: 1e8 } }], { ...opts, conversions: 5 });
+      await compileTransforms([{ 'png-to-jpeg': { quality: 95, background: '#ffffff', mozjpeg: false, optimizeCoding: true, maxPixels: 1e8 } }], { ...opts, conversions: 5 });
       expect(conversionSlots().size).toBe(5);
-      await compileTransforms([{ 'png-to-jpeg': { quality: 95, background: '#ffffff', mozjpeg: false, maxPixels: 1e8 } }], opts);
+      await compileTransforms([{ 'png-to-jpeg': { quality: 95, background: '#ffffff', mozjpeg: false, optimizeCoding: true, maxPixels: 1e8 } }], opts);
       expect(conversionSlots().size).toBe(defaultConversionSlots());
     } finally {
       setConversionConcurrency(undefined);

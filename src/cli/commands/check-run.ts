@@ -16,10 +16,11 @@ export async function runCheck(opts: CheckFlags): Promise<void> {
   // library fail `check` exactly as they would fail `serve`.
   const pools = new PoolRegistry();
   const table = await compileTable(loaded, { pools, log: silentLogger(), env });
+  const unavailable = new Map(table.routes.filter((r) => r.disabledReason).map((r) => [r.name, r.disabledReason!]));
   await table.dispose();
   await pools.destroyAll();
   const out = process.stdout;
-  out.write(describeRoutes(loaded, env));
+  out.write(describeRoutes(loaded, env, unavailable));
   for (const w of loaded.warnings) out.write(`${chalk.yellow('warning')} ${formatIssue({ ...w, file: opts.config })}\n`);
   out.write(chalk.green(`${opts.config}: OK`) + '\n');
 }
