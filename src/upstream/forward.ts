@@ -146,23 +146,26 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
     return false;
   };
 
-  const sink: ResponseSink = {
-    writeHead(status, headers) {
-      started = true;
-      x.status = status;
-      writeHead(x, status, headers);
-    },
-    write: (chunk) => write(chunk, undefined),
-    onDrain(cb) {
-      res.once('drain', cb);
-    },
-    end() {
-      res.end();
-    },
-    destroy(err) {
-      res.destroy(err);
-    },
-  };
+  // Only transform and scrub sessions write through a sink: built on first use, not per request.
+  let sinkObj: ResponseSink | undefined;
+  const sink = (): ResponseSink =>
+    (sinkObj ??= {
+      writeHead(status, headers) {
+        started = true;
+        x.status = status;
+        writeHead(x, status, headers);
+      },
+      write: (chunk) => write(chunk, undefined),
+      onDrain(cb) {
+        res.once('drain', cb);
+      },
+      end() {
+        res.end();
+      },
+      destroy(err) {
+        res.destroy(err);
+      },
+    });
 
   const handler: Dispatcher.DispatchHandler = {
     onRequestStart(c) {
@@ -195,9 +198,9 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
         session = earlyErrorSession(x, status, res, () => (started = true));
         return;
       }
-      if (status >= 400 && x.table.redactor.size) session = createScrubSession({ status, headers: out }, sink, x.table.redactor);
+      if (status >= 400 && x.table.redactor.size) session = createScrubSession({ status, headers: out }, sink(), x.table.redactor);
       else if (route.transform) {
-        session = route.transform({ status, headers: out }, sink, { route: route.info, log: x.log, requestId: x.requestId, signal: abortSignalFor(res), resume: () => c.resume() });
+        session = route.transform({ status, headers: out }, sink(), { route: route.info, log: x.log, requestId: x.requestId, signal: abortSignalFor(res), resume: () => c.resume() });
       }
       if (session) return;
       started = true;
