@@ -32,6 +32,8 @@ export interface Exchange {
   query: string;
   /** Base path the client used ('' for the root). */
   base: string;
+  /** The path after the base path (what routes match against). */
+  routePath: string;
   ip: string;
   client: string | undefined;
   /** Headers the relay adds to every response of this exchange (CORS, rate limit, Vary…). */

@@ -64,6 +64,7 @@ export function createHandler(state: RelayState): (req: AnyRequest, res: AnyResp
       path: '',
       query: '',
       base: '',
+      routePath: '',
       ip: clientIp(req.socket?.remoteAddress, req.headers['x-forwarded-for'], table.trustProxy),
       client: undefined,
       relayHeaders: { 'x-request-id': requestId },
@@ -105,6 +106,7 @@ function route(x: Exchange & { state: RelayState }, state: RelayState): void {
   if (!sb) return reject(x, new RelayError('no_route', `no route for ${target.path}`));
   x.base = sb.base;
   const rest = sb.rest;
+  x.routePath = rest;
 
   if (rest === table.healthPath) return endpoint(x, () => health(x, state));
   if (rest === table.readyPath) return endpoint(x, () => ready(x, state));
@@ -182,7 +184,7 @@ function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
       if (!x.res.headersSent) sendError(x, err);
     }, (n) => (x.bytesIn += n));
   }
-  const rest = stripBase(x.path, table.bases)!.rest;
+  const rest = x.routePath;
   const tail = r.stripPrefix ? (r.prefix === '/' ? rest : rest.slice(r.prefix.length)) : rest;
   // Joined as strings after the safety check: never new URL(clientPath, base).
   const upstreamPath = (r.upstreamPath + tail || '/') + x.query;

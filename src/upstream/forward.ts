@@ -132,6 +132,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
     if (!sendTimer && x.table.sendTimeout > 0) {
       sendTimer = setTimeout(() => {
         x.outcome = `client read nothing for ${x.table.sendTimeout}ms (sendTimeout)`;
+        clientGone = true; // the client's fault, not the upstream's: keep this outcome
         controller?.abort(new Error('sendTimeout'));
         res.destroy();
       }, x.table.sendTimeout);
