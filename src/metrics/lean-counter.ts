@@ -4,7 +4,7 @@
  * registers in a prom-client Registry as a custom metric, so exposition and --workers aggregation
  * (summed) are prom-client's.
  */
-import type { Registry } from 'prom-client';
+import { LeanMetric } from './lean-metric.js';
 
 export interface LeanCounterSeries {
   inc(by?: number): void;
@@ -18,31 +18,11 @@ class Series implements LeanCounterSeries {
   }
 }
 
-export class LeanCounter {
+export class LeanCounter extends LeanMetric<Series> {
   readonly type = 'counter';
-  readonly aggregator = 'sum';
-  private readonly series = new Map<string, Series>();
 
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly labelNames: readonly string[],
-    registry: Pick<Registry, 'registerMetric'>,
-  ) {
-    registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
-  }
-
-  /** The series for these label values (in labelNames order); bind it once and keep it. */
-  labels(...values: string[]): LeanCounterSeries {
-    const key = values.join('\u0000');
-    let s = this.series.get(key);
-    if (!s) {
-      const labels: Record<string, string> = {};
-      this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ''));
-      s = new Series(labels);
-      this.series.set(key, s);
-    }
-    return s;
+  protected makeSeries(labels: Record<string, string>): Series {
+    return new Series(labels);
   }
 
   get() {

@@ -6,6 +6,7 @@
  * metrics return), so exposition and --workers aggregation (summed) work unchanged.
  */
 import type { Registry } from 'prom-client';
+import { LeanMetric } from './lean-metric.js';
 
 export interface LeanSeries {
   observe(value: number): void;
@@ -38,32 +39,21 @@ class Series implements LeanSeries {
   }
 }
 
-export class LeanHistogram {
+export class LeanHistogram extends LeanMetric<Series> {
   readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  private readonly series = new Map<string, Series>();
 
   constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly labelNames: readonly string[],
+    name: string,
+    help: string,
+    labelNames: readonly string[],
     private readonly buckets: readonly number[],
     registry: Pick<Registry, 'registerMetric'>,
   ) {
-    registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+    super(name, help, labelNames, registry);
   }
 
-  /** The series for these label values (in labelNames order); bind it once and keep it. */
-  labels(...values: string[]): LeanSeries {
-    const key = values.join('\u0000');
-    let s = this.series.get(key);
-    if (!s) {
-      const labels: Record<string, string> = {};
-      this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ''));
-      s = new Series(this.buckets, labels);
-      this.series.set(key, s);
-    }
-    return s;
+  protected makeSeries(labels: Record<string, string>): Series {
+    return new Series(this.buckets, labels);
   }
 
   get() {
