@@ -86,7 +86,7 @@ export const egressSchema = z
 
 export const upstreamTlsSchema = z
   .strictObject({
-    ca: z.string().optional().describe('PEM file with extra CA certificates for the upstream, added to Node\'s default roots (never replacing them). Relative to the config file.'),
+    ca: z.string().optional().describe('PEM file with extra CA certificates for the upstream, added to Node\'s default roots (never replacing them). Relative to the config file. While a named TLS file does not exist the route is disabled (503 route_disabled naming it); with --strict that is a startup error.'),
     insecure: bool().default(false).describe('Skip upstream certificate verification. Loudly warned about; never use in production.'),
     cert: z.string().optional().describe('Client certificate (PEM) for mutual TLS with the upstream.'),
     key: z.string().optional().describe('Client private key (PEM) for mutual TLS with the upstream.'),
