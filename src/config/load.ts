@@ -130,7 +130,7 @@ export function parseConfigText(
   if (issues.length || !result.success) {
     if (!issues.length) {
       // Only suppressed issues remain: the failing parts are disabled routes. Re-parse without them.
-      return parseWithDisabled(raw, result, missing, displayFile, opts, positionOf, secretValues);
+      return parseWithDisabled(raw, missing, displayFile, opts, positionOf, secretValues);
     }
     throw new ConfigError(sortIssues(issues));
   }
@@ -139,7 +139,6 @@ export function parseConfigText(
 
 function parseWithDisabled(
   raw: Record<string, unknown>,
-  _failed: unknown,
   missing: MissingVar[],
   displayFile: string,
   opts: LoadOptions & { dir?: string; abs?: string },

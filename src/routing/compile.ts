@@ -111,7 +111,7 @@ async function compileRoute(
   loaded: LoadedConfig,
   deps: CompileDeps,
   tokens: Record<string, string>,
-  _redactor: Redactor,
+  redactor: Redactor,
 ): Promise<CompiledRoute> {
   const up = new URL(rc.upstream);
   const origin = up.origin;
@@ -155,7 +155,7 @@ async function compileRoute(
   else if (rc.oauth && !unavailable) {
     // The token endpoint is its own origin, reached with the route's TLS and egress (spec §10).
     tokenPool = deps.pools.acquire({ origin: new URL(rc.oauth.tokenUrl).origin, tls, tlsKey, egress, connectTimeout: rc.connectTimeout, env: deps.env });
-    credentials = createOAuthSource(rc.oauth, { route: name, dispatcher: tokenPool.dispatcher, egress: tokenPool.egress.describe, log: deps.log, redactor: _redactor, ...(metrics ? { onFetch: (ok: boolean) => metrics.tokenFetch(name, ok) } : {}) });
+    credentials = createOAuthSource(rc.oauth, { route: name, dispatcher: tokenPool.dispatcher, egress: tokenPool.egress.describe, log: deps.log, redactor, ...(metrics ? { onFetch: (ok: boolean) => metrics.tokenFetch(name, ok) } : {}) });
   }
   const locations = new Map<string, LocationRewrite>();
   const upstreamBase = origin + upstreamPath;
