@@ -5,15 +5,16 @@
  */
 import type { Redactor } from '../log/redact.js';
 import { canDecode, decodeBody } from '../transforms/decode.js';
-import type { HeaderMap, ResponseHead, ResponseSink, TransformSession } from '../transforms/types.js';
+import { getHeader, rewrittenHeaders } from '../transforms/headers.js';
+import type { ResponseHead, ResponseSink, TransformSession } from '../transforms/types.js';
 
 /** Error bodies larger than this are not inspected (APIs' error JSON is a few hundred bytes). */
 export const SCRUB_LIMIT = 256 * 1024;
 
 export function createScrubSession(head: ResponseHead, sink: ResponseSink, redactor: Redactor, limit = SCRUB_LIMIT): TransformSession | null {
-  const enc = header(head.headers, 'content-encoding');
+  const enc = getHeader(head.headers, 'content-encoding');
   if (!canDecode(enc)) return null;
-  const declared = Number(header(head.headers, 'content-length') ?? NaN);
+  const declared = Number(getHeader(head.headers, 'content-length') ?? NaN);
   if (declared > limit) return null;
   const chunks: Buffer[] = [];
   let size = 0;
@@ -44,10 +45,7 @@ export function createScrubSession(head: ResponseHead, sink: ResponseSink, redac
             return sink.end();
           }
           const body = Buffer.from(redactor.scrub(text));
-          const h: HeaderMap = {};
-          for (const k in head.headers) if (k !== 'content-encoding' && k !== 'content-length' && k !== 'etag' && k !== 'content-md5') h[k] = head.headers[k]!;
-          h['content-length'] = String(body.length);
-          sink.writeHead(head.status, h);
+          sink.writeHead(head.status, rewrittenHeaders(head.headers, {}, body.length));
           sink.write(body);
           sink.end();
         },
@@ -59,13 +57,7 @@ export function createScrubSession(head: ResponseHead, sink: ResponseSink, redac
       );
     },
     error(err) {
-      if (passing) sink.destroy(err);
-      else sink.destroy(err);
+      sink.destroy(err);
     },
   };
-}
-
-function header(h: HeaderMap, name: string): string | undefined {
-  const v = h[name];
-  return Array.isArray(v) ? v.join(', ') : v;
 }
