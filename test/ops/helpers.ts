@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { sleep, waitFor as baseWaitFor } from '../helpers/sse.js';
 
 export interface SseUpstream {
   url: string;
@@ -127,16 +128,31 @@ export function events(text: string): unknown[] {
     .map((d) => JSON.parse(d) as unknown);
 }
 
-export async function waitFor(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
+/** The shared poller with the 5 s default these ops tests use. */
+export function waitFor(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  return baseWaitFor(pred, ms, what);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+export { sleep };
+
+/**
+ * The route these tests reload and drain: `/ai` behind the `web` client token (`${WEB}`), with the
+ * upstream key in `headers.set`. `serverExtra` adds lines under `server:`; `extra` appends YAML.
+ */
+export function aiRouteConfig(upstream: string, key: string, opts: { serverExtra?: string; extra?: string } = {}): string {
+  return `server:
+  metricsPath: /metrics
+${opts.serverExtra ?? ''}clients:
+  web: \${WEB}
+routes:
+  - name: ai
+    prefix: /ai
+    upstream: ${upstream}
+    auth: [web]
+    headers:
+      set:
+        Authorization: Bearer ${key}
+${opts.extra ?? ''}`;
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

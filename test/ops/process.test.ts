@@ -11,25 +11,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, type CliProcess } from '../helpers/cli.js';
 import { freePort } from '../helpers/redis.js';
-import { bodyReader, events, parseExposition, startSseUpstream, waitFor, type SseUpstream } from './helpers.js';
+import { aiRouteConfig, bodyReader, events, parseExposition, startSseUpstream, waitFor, type SseUpstream } from './helpers.js';
 
 const TOKEN = 'tok-web-123456';
 
 function config(upstream: string, key: string, opts: { grace?: string; extra?: string } = {}): string {
-  return `server:
-  metricsPath: /metrics
-  shutdownGrace: ${opts.grace ?? '5s'}
-clients:
-  web: \${WEB}
-routes:
-  - name: ai
-    prefix: /ai
-    upstream: ${upstream}
-    auth: [web]
-    headers:
-      set:
-        Authorization: Bearer ${key}
-${opts.extra ?? ''}`;
+  return aiRouteConfig(upstream, key, { serverExtra: `  shutdownGrace: ${opts.grace ?? '5s'}\n`, ...(opts.extra ? { extra: opts.extra } : {}) });
 }
 
 interface Running {

@@ -12,25 +12,13 @@ import path from 'node:path';
 import { parseConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
-import { bodyReader, events, parseExposition, sleep, startSseUpstream, waitFor, type SseUpstream } from './helpers.js';
+import { aiRouteConfig, bodyReader, events, parseExposition, sleep, startSseUpstream, waitFor, type SseUpstream } from './helpers.js';
 
 const env = { WEB: 'tok-web-123456' };
 
 function yaml(upstream: string, key: string, extra = ''): string {
-  return `
-server:
-  metricsPath: /metrics
-clients:
-  web: \${WEB}
-routes:
-  - name: ai
-    prefix: /ai
-    upstream: ${upstream}
-    auth: [web]
-    headers:
-      set:
-        Authorization: Bearer ${key}
-${extra}`;
+  // The leading blank line is part of the positions the assertions below expect.
+  return '\n' + aiRouteConfig(upstream, key, { extra });
 }
 
 const auth = { 'x-proxy-token': env.WEB };
