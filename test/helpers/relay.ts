@@ -46,3 +46,13 @@ export async function startTestRelay(
     close: () => relay.close(1000),
   };
 }
+
+/** The open `/api` route most integration tests put in front of their fake upstream. */
+export function openApiRoute(upstream: string): string {
+  return `routes:
+  - name: api
+    prefix: /api
+    upstream: ${upstream}
+    auth: none
+`;
+}

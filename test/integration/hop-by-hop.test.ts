@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
-import { startTestRelay, type TestRelay } from '../helpers/relay.js';
+import { startTestRelay, type TestRelay, openApiRoute } from '../helpers/relay.js';
 import { rawRequest, tryParse } from '../helpers/raw-request.js';
 
 describe('hop-by-hop: client → upstream', () => {
@@ -17,12 +17,7 @@ describe('hop-by-hop: client → upstream', () => {
   beforeAll(async () => {
     up = await startUpstream();
     relay = await startTestRelay(`
-routes:
-  - name: api
-    prefix: /api
-    upstream: ${up.url}
-    auth: none
-`);
+${openApiRoute(up.url)}`);
   });
   afterAll(async () => {
     await relay?.close();
@@ -153,12 +148,7 @@ describe('hop-by-hop: upstream → client', () => {
       return `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n${cases[name]}`;
     });
     relay = await startTestRelay(`
-routes:
-  - name: api
-    prefix: /api
-    upstream: ${up.url}
-    auth: none
-`);
+${openApiRoute(up.url)}`);
   });
   afterAll(async () => {
     await relay?.close();

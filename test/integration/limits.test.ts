@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStreamingUpstream, type FakeUpstream } from '../helpers/upstream.js';
-import { startTestRelay, type TestRelay } from '../helpers/relay.js';
+import { startTestRelay, type TestRelay, openApiRoute } from '../helpers/relay.js';
 import { rawRequest, tryParse, type RawResponse } from '../helpers/raw-request.js';
 
 /** Opens a socket, writes `first`, optionally more later; collects everything until close. */
@@ -62,12 +62,7 @@ server:
     maxBodySize: 1kb
     maxHeaderSize: 2kb
     headersTimeout: 500ms
-routes:
-  - name: api
-    prefix: /api
-    upstream: ${up.url}
-    auth: none
-`);
+${openApiRoute(up.url)}`);
   });
   afterAll(async () => {
     await relay?.close();
@@ -147,12 +142,7 @@ describe('maxConnections', () => {
 server:
   limits:
     maxConnections: 2
-routes:
-  - name: api
-    prefix: /api
-    upstream: ${up.url}
-    auth: none
-`);
+${openApiRoute(up.url)}`);
     const held: ReturnType<typeof openRaw>[] = [];
     try {
       // Two keep-alive connections that each completed a request: certainly accepted and counted.
