@@ -44,6 +44,31 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Reads a response body as text: up to a marker (event 1), then the rest. */
+function streamText(res: Response) {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  return {
+    async until(marker: string): Promise<string> {
+      let text = '';
+      while (!text.includes(marker)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${marker}`);
+        text += decoder.decode(value, { stream: true });
+      }
+      return text;
+    },
+    async rest(): Promise<string> {
+      let text = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return text;
+        text += decoder.decode(value, { stream: true });
+      }
+    },
+  };
+}
+
 function routeYaml(proxy: string, upstream = `https://localhost:${up.port}`, extra = ''): string {
   return `
 routes:
@@ -148,21 +173,11 @@ describe('chain A → B', () => {
     const res = await fetch(`${a.url}/api/v1/sse`, { signal: AbortSignal.timeout(5000) });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let text = '';
-    while (!text.includes('"n":1')) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error('stream ended before event 1');
-      text += decoder.decode(value, { stream: true });
-    }
+    const stream = streamText(res);
+    let text = await stream.until('"n":1');
     expect(text).not.toContain('"n":2'); // event 2 has not even been written yet
     firstSeen.open();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
+    text += await stream.rest();
     expect(text).toContain('data: {"n":2}');
     expect(text).toContain('[DONE]');
     await a.close();
@@ -193,21 +208,11 @@ forwardProxy:
     const a = await relayWith(routeYaml(`http://relay:\${B_PASS}@127.0.0.1:${port}`), { B_PASS: 'b2-pa55word' });
     const res = await fetch(`${a.url}/api/v1/sse`, { signal: AbortSignal.timeout(5000) });
     expect(res.status).toBe(200);
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let text = '';
-    while (!text.includes('"n":1')) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error('stream ended before event 1');
-      text += decoder.decode(value, { stream: true });
-    }
+    const stream = streamText(res);
+    let text = await stream.until('"n":1');
     expect(text).not.toContain('"n":2');
     firstSeen.open();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
+    text += await stream.rest();
     expect(text).toContain('[DONE]');
     // A wrong password at B → A answers 502 naming B's egress once, without credentials.
     const bad = await relayWith(routeYaml(`http://relay:wrong-pass@127.0.0.1:${port}`));
