@@ -6,6 +6,7 @@
 import pino from 'pino';
 import { Redactor, SECRET_HEADERS } from './redact.js';
 import { prettyLine } from './pretty.js';
+import { LineSink } from './line-sink.js';
 
 export type Logger = pino.Logger;
 
@@ -14,7 +15,7 @@ export interface LoggerOptions {
   format: 'auto' | 'pretty' | 'json';
   redactor: Redactor;
   /** Where lines go; default stdout. Tests pass a collecting stream. */
-  destination?: NodeJS.WritableStream;
+  destination?: { write(line: string): unknown };
   /** Static fields on every line (e.g. worker id). */
   base?: Record<string, unknown>;
 }
@@ -69,29 +70,14 @@ function isoTime(): string {
   return lastStamp;
 }
 
-let stdout: NodeJS.WritableStream | undefined;
+let stdout: { write(line: string): void } | undefined;
 
 /**
- * stdout through SonicBoom, asynchronous and buffered: many lines per syscall instead of one per
- * exchange. pino flushes it synchronously on exit. A TTY stays synchronous (interactive).
- * (A synchronous SonicBoom with the same 4 KiB batches looked cheaper in the main-thread profile
- * but measured ~5 % more process CPU per request: while an asynchronous write is in flight the
- * next batch grows, so there are fewer writes. Measured in issue #8.)
+ * stdout through a LineSink: asynchronous and batched, many lines per syscall instead of one per
+ * exchange, flushed synchronously on exit. A TTY stays synchronous (interactive).
  */
-function stdoutSink(): NodeJS.WritableStream {
+function stdoutSink(): { write(line: string): void } {
   if (process.stdout.isTTY) return process.stdout;
-  if (!stdout) {
-    // Lines collect up to 4 KiB before a write (one syscall per ~15 access lines under load); a
-    // timer flushes a quiet relay's lines within 200 ms.
-    const sonic = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-    setInterval(() => {
-      try {
-        sonic.flush();
-      } catch {
-        /* nothing buffered, or a write in flight: the next tick will do */
-      }
-    }, 200).unref();
-    stdout = sonic as unknown as NodeJS.WritableStream;
-  }
+  stdout ??= new LineSink(1);
   return stdout;
 }
