@@ -143,10 +143,13 @@ export function findImageSlots(root: Json, fields?: FieldPath[], peek: Peek = id
   return c.slots;
 }
 
-/** Writes the JPEG back in the slot's form and fixes the siblings that name the format. */
-export function replaceSlot(slot: ImageSlot, jpegBase64: string): void {
+/**
+ * Writes the JPEG back in the slot's form and fixes the siblings that name the format. `place`
+ * may turn the final string into what is stored instead (a placeholder for spliced-in bytes).
+ */
+export function replaceSlot(slot: ImageSlot, jpegBase64: string, place: (value: string) => string = (v) => v): void {
   const next = slot.form === 'data-url' ? `data:image/jpeg;base64,${jpegBase64}` : jpegBase64;
-  (slot.holder as Record<string | number, Json>)[slot.key] = next;
+  (slot.holder as Record<string | number, Json>)[slot.key] = place(next);
   if (isObject(slot.holder)) {
     for (const mk of ['mimeType', 'mime_type']) {
       const m = slot.holder[mk];

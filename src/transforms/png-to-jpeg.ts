@@ -127,7 +127,8 @@ export function createPngToJpeg(sharp: SharpFn, options: PngToJpegOptions, tunin
           skipped.push({ path: slot.path, reason: out });
           return false;
         }
-        replaceSlot(slot, out.toString(isBase64UrlBytes(text) ? 'base64url' : 'base64'));
+        // Base64 needs no JSON escaping: the bytes go into the output as they are (json-lift.ts).
+        replaceSlot(slot, out.toString(isBase64UrlBytes(text) ? 'base64url' : 'base64'), (v) => doc.stand(Buffer.from(v, 'latin1')));
         return true;
       }),
     );

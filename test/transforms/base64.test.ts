@@ -18,6 +18,15 @@ describe('decodeBase64 (from bytes, in slices)', () => {
     expect(isBase64UrlBytes(std)).toBe(false);
   });
 
+  it('tells the alphabet from a window, and scans on only when the window has neither', () => {
+    const plain = 'A'.repeat(200);
+    expect(isBase64UrlBytes(Buffer.from(`${plain}+${plain}-`), 100)).toBe(true); // past the window only '-'/'_' are looked for
+    expect(isBase64UrlBytes(Buffer.from(`AB+${plain}_`), 100)).toBe(false);
+    expect(isBase64UrlBytes(Buffer.from(`AB_${plain}+`), 100)).toBe(true);
+    expect(isBase64UrlBytes(Buffer.from(`${plain}${plain}_`), 100)).toBe(true); // none in the window: scan on
+    expect(isBase64UrlBytes(Buffer.from(`${plain}${plain}`), 100)).toBe(false);
+  });
+
   it('rejects text with anything outside the alphabet, in any slice, and impossible lengths', async () => {
     const std = data.toString('base64');
     for (const bad of [`${std.slice(0, 8)} ${std.slice(8)}`, `${std.slice(0, 5000)}\n${std.slice(5000)}`, `${std}.`, `${std.slice(0, 100)}=${std.slice(101)}`]) {

@@ -64,6 +64,23 @@ describe('liftLongStrings', () => {
     const small = Buffer.from('{"a":"b"}');
     expect(liftLongStrings(small, 32)!.skeleton).toBe('{"a":"b"}');
   });
+
+  it('stand(): new bytes are spliced in as they are, in lifted and in whole documents', () => {
+    for (const [b, min] of [[body, 32], [Buffer.from('{"a":"b","c":[1]}'), 32]] as const) {
+      const lifted = liftLongStrings(b, min)!;
+      const skel = JSON.parse(lifted.skeleton) as Record<string, unknown>;
+      const jpeg = Buffer.from(`data:image/jpeg;base64,${randomBytes(3000).toString('base64')}`, 'latin1');
+      const placeholder = lifted.stand(jpeg);
+      expect(lifted.raw(placeholder)?.equals(jpeg)).toBe(true);
+      skel.a = placeholder;
+      skel.z = [lifted.stand(Buffer.from('second'))];
+      const out = JSON.parse(lifted.serialise(skel).toString()) as Record<string, unknown>;
+      expect(out.a).toBe(jpeg.toString('latin1'));
+      expect(out.z).toEqual(['second']);
+      if (b === body) expect(out.b).toBe('short');
+      else expect(out.c).toEqual([1]);
+    }
+  });
 });
 
 describe('png-to-jpeg: lifted path = parsed path', () => {
