@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ROOT, TARGETS, startTarget, startUpstream } from './lib/targets.mjs';
+import { ROOT, TARGETS, REFERENCE, REFERENCE_SCENARIOS, startTarget, startUpstream } from './lib/targets.mjs';
 import { makeBody, makeImageJson } from './lib/fixture.mjs';
 import { machineInfo, versions } from './lib/machine.mjs';
 import { small50, conn1, post1mb } from './scenarios/http-load.mjs';
@@ -98,8 +98,10 @@ const dur = quick
       cold: { repeat: 10 },
     };
 const runs = Number(a.runs ?? (quick ? 1 : 3));
-const names = a.targets ? a.targets.split(',') : TARGETS;
+const names = a.targets ? a.targets.split(',') : [...TARGETS, ...REFERENCE];
 if (!names.includes('direct')) names.unshift('direct'); // the baseline for every "added" figure
+/** Targets a scenario measures: the reference rows only where they mean something. */
+const namesFor = (scenario) => names.filter((n) => !REFERENCE.includes(n) || REFERENCE_SCENARIOS.includes(scenario));
 let scenarios = a.only ? a.only.split(',') : a.profile ? ['profile'] : SCENARIOS;
 if (a.profile && a.only && !scenarios.includes('profile')) scenarios.push('profile');
 for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
@@ -122,7 +124,7 @@ const ctx = {
   bodyFile: body.file, bodySize: body.bytes,
   imageFile: image.file, imageSize: image.size, imagePngBytes: image.pngBytes,
   // Rotate the target order every repetition so no target always runs first or last.
-  order: (rep) => names.map((_, i) => names[(i + rep) % names.length]),
+  order: (rep) => ctx.names.map((_, i) => ctx.names[(i + rep) % ctx.names.length]),
 };
 
 const results = {
@@ -143,6 +145,7 @@ try {
   log(`bench: ${quick ? 'quick' : 'full'} run, ${runs} run(s) per target, targets ${names.join(', ')}; scratch dir ${tmp}`);
   if (scenarios.includes('coldStart')) {
     log('\n# cold start');
+    ctx.names = namesFor('coldStart');
     results.scenarios.coldStart = await coldStart(ctx);
   }
   const rest = scenarios.filter((s) => s !== 'coldStart' && s !== 'profile');
@@ -155,10 +158,11 @@ try {
     const fns = { small50, conn1, post1mb, sse64, images, openStreams };
     for (const [i, s] of rest.entries()) {
       log(`\n# ${s}`);
+      ctx.names = namesFor(s);
       if (s === 'openStreams' && i > 0) {
         // Fresh processes: RSS must show what the streams cost, not what earlier scenarios
         // (1 MB bodies, 5 MB image JSON) left in the heap and malloc arenas.
-        for (const n of names) {
+        for (const n of ctx.names) {
           await ctx.targets[n].stop();
           ctx.targets[n] = await startTarget(n, tmp, upstream);
           await sanityCheck(n, ctx.targets[n]);

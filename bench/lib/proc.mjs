@@ -122,3 +122,17 @@ export function stealPct(a, b) {
   const dt = b.total - a.total;
   return dt > 0 ? (100 * (b.steal - a.steal)) / dt : 0;
 }
+
+/**
+ * The main thread's scheduler counters (/proc/PID/task/PID/schedstat): time on a CPU, time
+ * runnable but waiting for one, and timeslices. The wait says whether a slow event loop was
+ * busy or starved by other threads and processes.
+ */
+export function mainThreadSched(pid) {
+  try {
+    const [run, wait, slices] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    return { runS: run / 1e9, waitS: wait / 1e9, slices };
+  } catch {
+    return null;
+  }
+}

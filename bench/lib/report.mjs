@@ -118,11 +118,13 @@ export function renderMarkdown(results, analysis = '') {
       [`Pillow ${im.pillow?.pillow ?? ''}`, fmt(im.pillow?.cpu_ms_per_image, 1), fmt(im.pillow?.wall_ms_per_image, 0), im.pillow?.error ? im.pillow.error : `relay ÷ Pillow CPU: ${ratio(im.relay.cpu_ms_per_image, im.pillow?.cpu_ms_per_image)}`],
     ]));
     out.push('');
-    out.push(`Small requests on the other route (\`/api\`, \`wrk -t1 -c${im.settings.smallConnections} -d${im.settings.seconds}s\`) without and with ${im.settings.concurrency} images converting continuously:`);
+    out.push(`Small requests on the other route (\`/api\`, \`wrk -t1 -c${im.settings.smallConnections} -d${im.settings.seconds}s\`) without and with ${im.settings.concurrency} images converting continuously. "Closed loop": each connection sends its next request as soon as it has the answer. "Paced": each connection waits ${im.paced_delay_ms ?? '?'} ms after every answer (wrk's \`delay()\` hook), so the offered load is the same with and without images. Event loop busy / waiting: share of the run the relay's main thread spent on a CPU / runnable but waiting for one (\`/proc/PID/task/PID/schedstat\`).`);
     out.push('');
-    out.push(table(['', 'req/s', 'p50 ms', 'p99 ms', 'images converted meanwhile'], [
-      ['idle', int(im.small_idle.rps), fmt(im.small_idle.p50_ms, 2), fmt(im.small_idle.p99_ms, 2), '0'],
-      ['while converting', int(im.small_busy.rps), fmt(im.small_busy.p50_ms, 2), fmt(im.small_busy.p99_ms, 2), int(im.small_busy.images_converted)],
+    const row = (name, r) => [name, int(r?.rps), fmt(r?.p50_ms, 2), fmt(r?.p99_ms, 2), r ? int(r.images_converted ?? 0) : '—', r?.loop_busy_pct == null ? '—' : `${fmt(r.loop_busy_pct, 0)} %`, r?.loop_waiting_pct == null ? '—' : `${fmt(r.loop_waiting_pct, 0)} %`];
+    out.push(table(['small requests', 'req/s', 'p50 ms', 'p99 ms', 'images converted meanwhile', 'event loop busy', 'event loop waiting for a CPU'], [
+      row('closed loop, idle', im.small_idle),
+      row('closed loop, while converting', im.small_busy),
+      ...(im.paced_idle ? [row('paced, idle', im.paced_idle), row('paced, while converting', im.paced_busy)] : []),
     ]));
     out.push('');
   }
@@ -184,6 +186,8 @@ export function renderMarkdown(results, analysis = '') {
   out.push('- **nginx**: `nginx -p DIR -c nginx.conf -e DIR/error.log` with `daemon off`, `worker_processes 1` (the Node peers use one core each too; nginx with 2 workers would also compete with wrk and the upstream for the 2 vCPUs), `upstream { keepalive 128; }`, `proxy_http_version 1.1`, `proxy_set_header Connection ""`, the same `Authorization` injection, `proxy_buffering off` and `proxy_request_buffering off` (stream like the relay), access log on to a file.');
   out.push('- **@fastify/http-proxy** (bench/peers/fastify-proxy.mjs): fastify 5, logger off (its default), undici pool with `pipelining: 1` and a connection cap high enough for 5,000 streams, `rewriteRequestHeaders` injecting `Authorization`.');
   out.push('- **http-proxy** (bench/peers/http-proxy.mjs): `createProxyServer({ target, agent: new http.Agent({ keepAlive: true }) })` — without the agent it closes both connections on every request, which would make it 10× slower for a reason nobody deploys with — `proxyReq` injecting `Authorization`.');
+  out.push('- **bare undici proxy (floor)** (bench/peers/undici-floor.mjs, small-JSON scenarios only): node:http + one undici `Pool` + `dispatch` with a hand-written handler, hop-by-hop headers dropped, the same `Authorization` injection — and nothing else. Not a product: it is the least any relay built on node:http and undici (ai-relay, @fastify/http-proxy) can spend per request.');
+  out.push('- **ai-relay --workers 2** (small-JSON scenarios only): the same relay and config as two processes on one port (spec §9).');
   out.push('- The peers do no auth and no CORS; the relay does both, plus its access log and request ids. That is the realistic comparison: what you would deploy.');
   out.push('- **Load**: the same `wrk -t1 --timeout 10s -s bench/wrk/request.lua URL` for everyone (the Lua script sets the headers, the POST body, and prints a JSON summary). Scenarios run target after target with the order rotated every repetition; a warm-up run precedes the first measured run of each target. Any non-2xx or socket error is counted and shown.');
   out.push('- **CPU per request**: `utime+stime` of the proxy process (and its children: nginx\'s worker) from `/proc/PID/stat` before and after each wrk run, divided by the requests wrk completed.');

@@ -15,9 +15,17 @@ export const UPSTREAM_AUTH = 'Bearer sk-bench-upstream-key-0000000000';
 export const CLIENT_HEADERS = { 'x-proxy-token': TOKEN, origin: ORIGIN };
 
 export const TARGETS = ['direct', 'relay', 'nginx', 'fastify', 'http-proxy'];
+/**
+ * Reference rows, measured in the small-JSON scenarios only: the floor of any node:http + undici
+ * proxy (no features), and the relay on both cores (`--workers 2`).
+ */
+export const REFERENCE = ['undici-floor', 'relay-w2'];
+export const REFERENCE_SCENARIOS = ['small50', 'conn1'];
 export const LABELS = {
   direct: 'direct (no proxy)',
   relay: 'ai-relay',
+  'relay-w2': 'ai-relay --workers 2',
+  'undici-floor': 'bare undici proxy (floor)',
   nginx: 'nginx proxy_pass',
   fastify: '@fastify/http-proxy',
   'http-proxy': 'http-proxy (keep-alive)',
@@ -72,7 +80,7 @@ export async function startRelay(tmp, upstreamUrl, { nodeArgs = [], workers, ent
   const args = [...nodeArgs, join(ROOT, entry), 'serve', '--config', cfg, '--host', '127.0.0.1', '--port', String(port)];
   if (workers) args.push('--workers', String(workers));
   const since = performance.now();
-  const h = await start(process.execPath, args, { logFile: join(tmp, 'relay-access.log'), cwd: tmp });
+  const h = await start(process.execPath, args, { logFile: join(tmp, workers ? `relay-w${workers}-access.log` : 'relay-access.log'), cwd: tmp });
   const url = `http://127.0.0.1:${port}`;
   try {
     const ms = await waitFor200(`${url}/health`, { since, isAlive: h.alive });
@@ -137,8 +145,14 @@ export async function startNginx(tmp, upstreamPort) {
   }
 }
 
+const PEER_SCRIPTS = {
+  fastify: 'bench/peers/fastify-proxy.mjs',
+  'http-proxy': 'bench/peers/http-proxy.mjs',
+  'undici-floor': 'bench/peers/undici-floor.mjs',
+};
+
 export async function startNodePeer(name, upstreamUrl) {
-  const script = name === 'fastify' ? 'bench/peers/fastify-proxy.mjs' : 'bench/peers/http-proxy.mjs';
+  const script = PEER_SCRIPTS[name];
   const since = performance.now();
   const h = await start(process.execPath, [join(ROOT, script)], {
     env: { UPSTREAM: upstreamUrl, UPSTREAM_AUTH },
@@ -157,10 +171,14 @@ export async function startTarget(name, tmp, upstream, opts = {}) {
       return { pid: upstream.pid, url: upstream.url, startMs: 0, alive: upstream.alive, stop: async () => {} };
     case 'relay':
       return startRelay(tmp, upstream.url, opts);
+    case 'relay-w2':
+      // The same relay on both cores (spec §9): two processes on one port, each with its own pools.
+      return startRelay(tmp, upstream.url, { ...opts, workers: 2 });
     case 'nginx':
       return startNginx(tmp, upstream.info.port);
     case 'fastify':
     case 'http-proxy':
+    case 'undici-floor':
       return startNodePeer(name, upstream.url);
     default:
       throw new Error(`unknown target ${name}`);

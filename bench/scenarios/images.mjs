@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { request } from '../lib/http.mjs';
-import { cpuSeconds } from '../lib/proc.mjs';
+import { cpuSeconds, mainThreadSched } from '../lib/proc.mjs';
 import { wrkRun } from '../lib/wrk.mjs';
 import { median, percentile, round } from '../lib/stats.mjs';
 import { CLIENT_HEADERS, ROOT } from '../lib/targets.mjs';
@@ -50,6 +50,9 @@ export async function pillow(ctx, iterations) {
   });
 }
 
+/** Pause after each answer, per connection, in the paced runs. */
+const PACED_DELAY_MS = 2;
+
 export async function images(ctx) {
   const { count, seconds, concurrency } = ctx.dur.images;
   const relay = ctx.targets.relay;
@@ -64,14 +67,27 @@ export async function images(ctx) {
   }));
   const cpuMs = ((cpuSeconds(relay.pid) - cpu0) * 1000) / count;
   ctx.log(`  images: relay ${cpuMs.toFixed(1)} ms CPU/image (wall p50 ${median(walls)?.toFixed(0)} ms, converted: ${first.converted})`);
-  // 2. Small requests on the other route, without and with images converting.
-  const small = (secs) => wrkRun({ url: `${relay.url}/api/v1/small`, connections: 4, seconds: secs, pid: relay.pid });
+  // 2. Small requests on the other route, without and with images converting: first as fast as
+  // 4 connections go (closed loop), then paced (each connection waits PACED_DELAY_MS after every
+  // answer, ~1,500 req/s) so that the offered load is the same with and without images.
+  const small = (secs, delayMs = 0) => wrkRun({ url: `${relay.url}/api/v1/small`, connections: 4, seconds: secs, pid: relay.pid, delayMs });
+  const phase = async (delayMs, withImages) => {
+    const loop = withImages ? imageLoop(imgUrl, concurrency) : null;
+    const s0 = mainThreadSched(relay.pid);
+    const r = await small(seconds, delayMs);
+    const s1 = mainThreadSched(relay.pid);
+    const images = loop ? await loop.stop() : 0;
+    const secs = r.requests / r.rps;
+    const sched = s0 && s1 ? { loop_busy_pct: round((100 * (s1.runS - s0.runS)) / secs, 1), loop_waiting_pct: round((100 * (s1.waitS - s0.waitS)) / secs, 1) } : {};
+    return { rps: round(r.rps, 0), p50_ms: round(r.p50_ms, 3), p99_ms: round(r.p99_ms, 3), errors: r.errors, images_converted: images, ...sched };
+  };
   await small(1);
-  const idle = await small(seconds);
-  const loop = imageLoop(imgUrl, concurrency);
-  const busy = await small(seconds);
-  const converted = await loop.stop();
-  ctx.log(`  images: small-request p99 ${idle.p99_ms.toFixed(2)} ms idle, ${busy.p99_ms.toFixed(2)} ms while ${converted} images converted`);
+  const idle = await phase(0, false);
+  const busy = await phase(0, true);
+  ctx.log(`  images: small-request p99 ${idle.p99_ms.toFixed(2)} ms idle, ${busy.p99_ms.toFixed(2)} ms while ${busy.images_converted} images converted (event loop waiting for a CPU ${busy.loop_waiting_pct ?? '?'} % of the time)`);
+  const pacedIdle = await phase(PACED_DELAY_MS, false);
+  const pacedBusy = await phase(PACED_DELAY_MS, true);
+  ctx.log(`  images: paced small requests (${pacedIdle.rps} req/s): p99 ${pacedIdle.p99_ms.toFixed(2)} ms idle, ${pacedBusy.p99_ms.toFixed(2)} ms while ${pacedBusy.images_converted} images converted`);
   // 3. Pillow doing the same steps.
   const pil = await pillow(ctx, Math.max(2, Math.ceil(count / 2)));
   if (pil.error) ctx.log(`  images: Pillow baseline skipped: ${pil.error}`);
@@ -86,7 +102,10 @@ export async function images(ctx) {
       wall_ms_p99: round(percentile(walls, 99), 1),
     },
     pillow: pil,
-    small_idle: { rps: round(idle.rps, 0), p50_ms: round(idle.p50_ms, 3), p99_ms: round(idle.p99_ms, 3), errors: idle.errors },
-    small_busy: { rps: round(busy.rps, 0), p50_ms: round(busy.p50_ms, 3), p99_ms: round(busy.p99_ms, 3), errors: busy.errors, images_converted: converted },
+    small_idle: idle,
+    small_busy: busy,
+    paced_delay_ms: PACED_DELAY_MS,
+    paced_idle: pacedIdle,
+    paced_busy: pacedBusy,
   };
 }

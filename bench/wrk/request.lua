@@ -3,6 +3,12 @@
 local token = os.getenv("BENCH_TOKEN")
 local origin = os.getenv("BENCH_ORIGIN")
 local body_file = os.getenv("BENCH_BODY_FILE")
+-- Paced load: each connection waits this long after every response (wrk's delay() hook), so
+-- the offered rate stays the same whatever else the machine is doing. Unset: closed loop.
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if delay_ms and delay_ms > 0 then
+  function delay() return delay_ms end
+end
 
 wrk.method = os.getenv("BENCH_METHOD") or "GET"
 if token and token ~= "" then wrk.headers["X-Proxy-Token"] = token end

@@ -46,6 +46,11 @@ function requiredFigures(): string[] {
     for (const f of ['ttfe_p50_ms', 'delay_p50_ms', 'delay_p99_ms']) p.push(`scenarios.sse64.targets.${t}.${f}`);
     for (const f of ['rss_mb', 'idle_rss_mb', 'kb_per_stream', 'delay_p50_ms', 'delay_p99_ms']) p.push(`scenarios.openStreams.targets.${t}.${f}`);
   }
+  // Reference rows (the bare undici floor, the relay with two workers): small-JSON scenarios only.
+  for (const t of ['undici-floor', 'relay-w2']) {
+    for (const f of ['rps', 'p99_ms', 'cpu_us_per_req']) p.push(`scenarios.small50.targets.${t}.${f}`);
+    p.push(`scenarios.conn1.targets.${t}.added_p50_ms`);
+  }
   for (const t of PROXIES) {
     p.push(`scenarios.conn1.targets.${t}.added_p50_ms`, `scenarios.conn1.targets.${t}.added_p99_ms`);
     p.push(`scenarios.sse64.targets.${t}.added_ttfe_ms`, `scenarios.sse64.targets.${t}.added_delay_p99_ms`);
@@ -58,6 +63,10 @@ function requiredFigures(): string[] {
     'scenarios.images.small_idle.p99_ms',
     'scenarios.images.small_busy.p99_ms',
     'scenarios.images.small_busy.images_converted',
+    'scenarios.images.small_busy.loop_waiting_pct',
+    'scenarios.images.paced_idle.p99_ms',
+    'scenarios.images.paced_busy.p99_ms',
+    'scenarios.images.paced_busy.images_converted',
     'profile.busyMs',
     'profile.topFunctions.0.selfMs',
     'meta.machine.nproc',
@@ -92,6 +101,8 @@ describe.skipIf(missing.length > 0 && !inCI)('npm run bench -- --quick', () => {
         expect(at(r, `scenarios.openStreams.targets.${t}.opened`), t).toBe(at(r, 'scenarios.openStreams.settings.streams'));
         for (const sc of ['small50', 'conn1', 'post1mb', 'sse64']) expect(at(r, `scenarios.${sc}.targets.${t}.errors`), `${sc} ${t}`).toBe(0);
       }
+      for (const t of ['undici-floor', 'relay-w2']) for (const sc of ['small50', 'conn1']) expect(at(r, `scenarios.${sc}.targets.${t}.errors`), `${sc} ${t}`).toBe(0);
+      expect(at(r, 'scenarios.images.paced_busy.errors')).toBe(0);
       // The goals table has one row per goal of issue #8.
       expect((r.goals as unknown[]).length).toBe(7);
       // And the report renders from these results without throwing.
