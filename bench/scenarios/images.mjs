@@ -68,8 +68,8 @@ export async function images(ctx) {
   const cpuMs = ((cpuSeconds(relay.pid) - cpu0) * 1000) / count;
   ctx.log(`  images: relay ${cpuMs.toFixed(1)} ms CPU/image (wall p50 ${median(walls)?.toFixed(0)} ms, converted: ${first.converted})`);
   // 2. Small requests on the other route, without and with images converting: first as fast as
-  // 4 connections go (closed loop), then paced (each connection waits PACED_DELAY_MS after every
-  // answer, ~1,500 req/s) so that the offered load is the same with and without images.
+  // 4 connections go (closed loop, which alone keeps the event loop ~90 % busy), then paced (each
+  // connection waits PACED_DELAY_MS after every answer: ~1,500 req/s, a moderate load).
   const small = (secs, delayMs = 0) => wrkRun({ url: `${relay.url}/api/v1/small`, connections: 4, seconds: secs, pid: relay.pid, delayMs });
   const phase = async (delayMs, withImages) => {
     const loop = withImages ? imageLoop(imgUrl, concurrency) : null;
