@@ -33,7 +33,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       target.write(line);
     },
   };
-  return pino(
+  const logger = pino(
     {
       level: opts.level,
       base: opts.base ?? null,
@@ -47,6 +47,26 @@ export function createLogger(opts: LoggerOptions): Logger {
     },
     stream,
   );
+  // The access log's fast path (access-log.ts): a line built by hand goes through the same
+  // scrub → pretty → sink stream as pino's own lines.
+  const baseJson = Object.entries(opts.base ?? {}).map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join('');
+  (logger as RawLogger)[RAW_LINE] = { prefix: (level) => `{"level":"${level}"${isoTime()}${baseJson}`, write: (line) => stream.write(line) };
+  return logger;
+}
+
+/** Writes whole JSON lines next to pino's, in its format; only on loggers made by createLogger. */
+export interface RawLineWriter {
+  /** `{"level":"…","time":"…"` plus the base fields: the start of a line, pino's order. */
+  prefix(level: string): string;
+  write(line: string): void;
+}
+
+const RAW_LINE = Symbol('ai-relay.rawLine');
+type RawLogger = Logger & { [RAW_LINE]?: RawLineWriter };
+
+export function rawLineWriter(log: Logger): RawLineWriter | undefined {
+  // Own property only: a child logger inherits it through its prototype but has bindings of its own.
+  return Object.hasOwn(log, RAW_LINE) ? (log as RawLogger)[RAW_LINE] : undefined;
 }
 
 /** A logger that drops everything (library use without logging). */

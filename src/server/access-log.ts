@@ -1,28 +1,48 @@
 /** One log line per exchange (spec §4 step 12). Query secrets (`key=`) are redacted. */
+import { rawLineWriter } from '../log/logger.js';
 import { redactQuery } from '../log/redact.js';
 import type { Exchange } from './context.js';
 
 export function logAccess(x: Exchange): void {
-  const now = performance.now();
+  // Health checks and metric scrapes arrive every few seconds: keep them out of the info log.
+  const level = x.status >= 500 || x.outcome ? 'warn' : x.route === undefined && x.status < 400 ? 'debug' : 'info';
+  if (!x.log.isLevelEnabled(level)) return;
+  const path = x.query ? x.path + redactQuery(x.query) : x.path;
+  const durMs = round(performance.now() - x.start);
+  const upstreamMs = x.upstreamHeadersAt ? round(x.upstreamHeadersAt - x.upstreamStart) : undefined;
+  const msg = `${x.method} ${path} ${x.status}`;
+  const raw = rawLineWriter(x.log);
+  if (raw) {
+    // One line per request: built directly in pino's format (same keys, order and omissions)
+    // instead of pino walking a fields object — about a third of the access log's cost.
+    raw.write(
+      `${raw.prefix(level)},"req_id":${JSON.stringify(x.requestId)},"method":${JSON.stringify(x.method)},"path":${JSON.stringify(path)}` +
+        (x.route ? `,"route":${JSON.stringify(x.route.name)}` : '') +
+        `,"status":${x.status},"dur_ms":${durMs}` +
+        (upstreamMs !== undefined ? `,"upstream_ms":${upstreamMs}` : '') +
+        `,"bytes_in":${x.bytesIn},"bytes_out":${x.bytesOut}` +
+        (x.client !== undefined ? `,"client":${JSON.stringify(x.client)}` : '') +
+        `,"ip":${JSON.stringify(x.ip)}` +
+        (x.outcome !== undefined ? `,"outcome":${JSON.stringify(x.outcome)}` : '') +
+        `,"msg":${JSON.stringify(msg)}}\n`,
+    );
+    return;
+  }
   const fields = {
     req_id: x.requestId,
     method: x.method,
-    path: x.query ? x.path + redactQuery(x.query) : x.path,
+    path,
     route: x.route?.name,
     status: x.status,
-    dur_ms: round(now - x.start),
-    upstream_ms: x.upstreamHeadersAt ? round(x.upstreamHeadersAt - x.upstreamStart) : undefined,
+    dur_ms: durMs,
+    upstream_ms: upstreamMs,
     bytes_in: x.bytesIn,
     bytes_out: x.bytesOut,
     client: x.client,
     ip: x.ip,
     outcome: x.outcome,
   };
-  const msg = `${x.method} ${fields.path} ${x.status}`;
-  if (x.status >= 500 || x.outcome) x.log.warn(fields, msg);
-  // Health checks and metric scrapes arrive every few seconds: keep them out of the info log.
-  else if (x.route === undefined && x.status < 400) x.log.debug(fields, msg);
-  else x.log.info(fields, msg);
+  x.log[level](fields, msg);
 }
 
 function round(ms: number): number {
