@@ -34,7 +34,8 @@ function isClientAddressHeader(name: string): boolean {
 
 /** Names listed in a Connection header value (lowercased). */
 export function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
-  if (!value) return undefined;
+  // Nearly every message says just one of these (upstreams answer `keep-alive` on every response).
+  if (!value || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined;
   const v = Array.isArray(value) ? value.join(',') : value;
   let out: Set<string> | undefined;
   for (const part of v.split(',')) {
