@@ -150,7 +150,8 @@ try {
   }
   const rest = scenarios.filter((s) => s !== 'coldStart' && s !== 'profile');
   if (rest.length) {
-    for (const n of names) {
+    // Only the targets some selected scenario measures (reference rows are small-JSON only).
+    for (const n of names.filter((t) => rest.some((s) => namesFor(s).includes(t)))) {
       ctx.targets[n] = await startTarget(n, tmp, upstream);
       await sanityCheck(n, ctx.targets[n]);
       log(`started ${n} at ${ctx.targets[n].url} (pid ${ctx.targets[n].pid})`);

@@ -14,7 +14,7 @@ export function logAccess(x: Exchange): void {
   const raw = rawLineWriter(x.log);
   if (raw) {
     // One line per request: built directly in pino's format (same keys, order and omissions)
-    // instead of pino walking a fields object — about a third of the access log's cost.
+    // instead of pino walking a fields object (issue #8 A/B: 94 → 80 µs CPU per request).
     raw.write(
       `${raw.prefix(level)},"req_id":${JSON.stringify(x.requestId)},"method":${JSON.stringify(x.method)},"path":${JSON.stringify(path)}` +
         (x.route ? `,"route":${JSON.stringify(x.route.name)}` : '') +
@@ -28,6 +28,7 @@ export function logAccess(x: Exchange): void {
     );
     return;
   }
+  // A logger not made by createLogger (a child with bindings of its own): through pino.
   const fields = {
     req_id: x.requestId,
     method: x.method,

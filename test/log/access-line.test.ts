@@ -65,6 +65,16 @@ describe('access log line', () => {
     }
   }
 
+  it('a child logger goes through pino and keeps its bindings', () => {
+    const c = collector();
+    const log = createLogger({ level: 'info', format: 'json', redactor: new Redactor(), destination: c.destination }).child({ component: 'x' });
+    logAccess(exchange(log, {}));
+    const doc = JSON.parse(c.lines[0]!) as Record<string, unknown>;
+    expect(doc.component).toBe('x');
+    expect(doc.req_id).toBe('afc5e211-79d3-44ff-a776-000000000219');
+    expect(doc.msg).toBe('POST /api/v1/chat/completions 200');
+  });
+
   it('respects the level: a 200 at warn is not written, a 502 is', () => {
     const c = collector();
     const log = createLogger({ level: 'warn', format: 'json', redactor: new Redactor(), destination: c.destination });
