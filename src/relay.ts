@@ -28,6 +28,7 @@ import type { CompiledRoute, RouteTable } from './routing/table.js';
 import type { Exchange } from './server/context.js';
 import { createHandler, type RelayState } from './server/handle.js';
 import { listen, type Listener } from './server/listen.js';
+import { LiveSet } from './server/live-set.js';
 import { PoolRegistry } from './upstream/dispatcher.js';
 import { loadServerTls } from './tls/files.js';
 import { startForwardProxy, type ForwardProxy } from './forward-proxy/index.js';
@@ -78,8 +79,8 @@ export interface Relay {
   close(grace?: number, opts?: CloseOptions): Promise<void>;
   /** The forward proxy's address when `forwardProxy` is configured. */
   readonly forwardProxy: { url: string; address: AddressInfo } | undefined;
-  /** Exchanges accepted and not finished yet. */
-  inFlight(): ReadonlySet<Exchange>;
+  /** Exchanges accepted and not finished yet (iterating walks a copy). */
+  inFlight(): Iterable<Exchange> & { readonly size: number; has(x: Exchange): boolean };
   state: RelayState;
 }
 
@@ -98,7 +99,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     ...(opts.logBase ? { base: opts.logBase } : {}),
   });
   const pools = new PoolRegistry();
-  const inFlight = new Set<Exchange>();
+  const inFlight = new LiveSet<Exchange>(); // not a Set: see live-set.ts
   const version = relayVersion();
   const metrics = createRelayMetrics({ version, inFlight: () => inFlight });
   const metricsSource = opts.metricsSource ? opts.metricsSource(metrics) : metrics;

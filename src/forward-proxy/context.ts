@@ -9,6 +9,7 @@ import type { ForwardProxyConfig } from '../config/schema.js';
 import { checkProxyAuth, type AuthResult } from './auth.js';
 import { compileAllow, type Target } from './allow.js';
 import type { Lookup } from './dial.js';
+import { LiveSet } from '../server/live-set.js';
 
 /** How long a target may take to accept the TCP connection. */
 export const DIAL_TIMEOUT_MS = 10_000;
@@ -45,7 +46,7 @@ export interface ProxyContext {
   allow: (t: Target) => boolean;
   auth: (header: string | undefined) => AuthResult;
   /** Sockets of live exchanges, destroyed by close(). */
-  live: Set<net.Socket>;
+  live: LiveSet<net.Socket>;
   /** In-flight exchanges counted against `maxConnections`. */
   active: number;
   closing: AbortController;
@@ -59,7 +60,7 @@ export function createContext(cfg: ForwardProxyConfig, log: Logger, lookup: Look
     lookup,
     allow: compileAllow(cfg.allow),
     auth: (header) => checkProxyAuth(header, cfg.users),
-    live: new Set(),
+    live: new LiveSet(), // a tunnel per request is churn: see server/live-set.ts
     active: 0,
     closing: new AbortController(),
     logTunnel(rec, startedAt) {

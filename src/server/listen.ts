@@ -9,6 +9,7 @@ import type { ServerConfig } from '../config/schema.js';
 import { closeIdleHttpsConnections, createHttpsServer, destroyHttpsConnections, reloadServerTls, type HttpsServer } from '../tls/server.js';
 import type { TlsMaterial } from '../tls/server.js';
 import type { AnyRequest, AnyResponse } from './context.js';
+import { LiveSet } from './live-set.js';
 
 export interface Listener {
   server: http.Server | HttpsServer;
@@ -47,7 +48,7 @@ export async function listen(
   s.requestTimeout = 0; // uploads of long prompts are bounded by maxBodySize, not by a clock
   s.keepAliveTimeout = limits.keepAliveTimeout;
 
-  const sockets = new Set<Socket>();
+  const sockets = new LiveSet<Socket>(); // a connection per request is churn too: see live-set.ts
   const onSocket = (sock: Socket) => {
     if (sockets.size >= limits.maxConnections) {
       // Past the cap: a clear 503 instead of an unbounded queue. (TLS sockets: just close.)

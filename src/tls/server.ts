@@ -9,6 +9,7 @@ import * as https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import type { Server as TlsServer } from 'node:tls';
 import { errorBody, RelayError } from '../errors.js';
+import { LiveSet } from '../server/live-set.js';
 
 export type AnyRequest = IncomingMessage | http2.Http2ServerRequest;
 export type AnyResponse = ServerResponse | http2.Http2ServerResponse;
@@ -74,7 +75,7 @@ export function createHttpsServer(handler: TlsRequestHandler, material: TlsMater
       handler(req, res);
     },
   );
-  const sessions = new Set<http2.ServerHttp2Session>();
+  const sessions = new LiveSet<http2.ServerHttp2Session>(); // connection churn: see server/live-set.ts
   server.on('session', (session: http2.ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
@@ -86,7 +87,7 @@ export function createHttpsServer(handler: TlsRequestHandler, material: TlsMater
   return server;
 }
 
-const h2Sessions = new WeakMap<HttpsServer, Set<http2.ServerHttp2Session>>();
+const h2Sessions = new WeakMap<HttpsServer, LiveSet<http2.ServerHttp2Session>>();
 
 /**
  * For draining: after `server.close()` (no new connections), ask open connections to finish.
