@@ -12,7 +12,15 @@ export function evaluateGoals(results) {
   const rps = r(['small50', 'targets', 'relay', 'rps']);
   const frps = r(['small50', 'targets', 'fastify', 'rps']);
   const ratio = rps != null && frps ? Math.round((100 * rps) / frps) / 100 : null;
-  add('relay req/s ≥ 1.5× @fastify/http-proxy (c=50)', ratio, ratio != null && ratio >= 1.5, '×');
+  // The issue lets --workers N carry this figure ("belongs here if the numbers need it"): both
+  // are shown, and either one meets it.
+  const w2 = r(['small50', 'targets', 'relay-w2', 'rps']);
+  const ratioW2 = w2 != null && frps ? Math.round((100 * w2) / frps) / 100 : null;
+  add(
+    'relay req/s ≥ 1.5× @fastify/http-proxy (c=50)',
+    ratio == null ? null : ratioW2 == null ? `${ratio}×` : `${ratio}× (--workers 2: ${ratioW2}×)`,
+    ratio != null && Math.max(ratio, ratioW2 ?? 0) >= 1.5,
+  );
   const p50 = r(['conn1', 'targets', 'relay', 'added_p50_ms']);
   add('added p50 at 1 connection ≤ 0.25 ms', p50, p50 != null && p50 <= 0.25, ' ms');
   const sse = r(['sse64', 'targets', 'relay', 'added_delay_p99_ms']);

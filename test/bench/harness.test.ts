@@ -105,6 +105,9 @@ describe.skipIf(missing.length > 0 && !inCI)('npm run bench -- --quick', () => {
       expect(at(r, 'scenarios.images.paced_busy.errors')).toBe(0);
       // The goals table has one row per goal of issue #8.
       expect((r.goals as unknown[]).length).toBe(7);
+      // The req/s goal shows the --workers 2 ratio too (the issue lets workers carry it).
+      const rpsGoal = (r.goals as { goal: string; measured: string | null }[]).find((g) => g.goal.startsWith('relay req/s'));
+      expect(rpsGoal?.measured).toMatch(/^[\d.]+× \(--workers 2: [\d.]+×\)$/);
       // And the report renders from these results without throwing.
       const { renderMarkdown } = (await import(join(ROOT, 'bench/lib/report.mjs'))) as { renderMarkdown: (r: Json) => string };
       const { renderChart } = (await import(join(ROOT, 'bench/lib/chart.mjs'))) as { renderChart: (r: Json) => string };
