@@ -13,6 +13,7 @@ import { Redactor } from '../../log/redact.js';
 import { loadPromClient } from '../../metrics/prom-client.js';
 import { startRelay, type Relay } from '../../relay.js';
 import { CliError, UsageError } from '../errors.js';
+import { tuneHeap } from '../heap.js';
 import type { ServeFlags } from './serve.js';
 
 export async function runServe(flags: ServeFlags): Promise<void> {
@@ -20,6 +21,7 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError(`--port must be 0-65535, got ${flags.port}`);
   const workers = flags.workers === undefined ? 1 : Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError(`--workers must be a positive integer, got ${flags.workers}`);
+  const heapGrowingPercent = tuneHeap(); // before anything allocates much: see heap.ts
   const envFile = flags.envFile ?? '.env';
   const readAll = () => {
     const env = loadEnv(envFile, process.env, flags.envFile !== undefined);
@@ -66,6 +68,8 @@ export async function runServe(flags: ServeFlags): Promise<void> {
     if (workerId !== undefined) exitSoon(1); // the IPC channel would keep a failed worker alive
     throw err;
   }
+
+  if (heapGrowingPercent !== undefined) relay.log.debug({ heap_growing_percent: heapGrowingPercent }, 'V8 heap growing factor set (AI_RELAY_HEAP_GROWING_PERCENT=0 keeps V8 defaults)');
 
   const reload = (trigger: string) => {
     relay.log.info({ trigger }, 'reloading the configuration');
