@@ -6,8 +6,8 @@
  * and the decoded PNG. Against a relay's small heap (~17 MB live) V8 then chose a limit that put
  * every conversion over it, so it ran about one full mark-compact per image. That was 124 in an
  * 8-second image load, 2-12 ms each, on the same thread as every other request. A growing factor
- * of 4 (V8's own upper bound) left 15-19 mark-compacts. In the bench, the small-request p99 on
- * the other route fell from 16-20 ms to 8-9 ms, and 25 % more images converted. The 5,000-stream
+ * of 4 (V8's own upper bound) left 14-19 mark-compacts. In the bench, the small-request p99 on
+ * the other route fell from 16-20 ms to 8-9 ms, and 10-25 % more images converted. The 5,000-stream
  * RSS did not move (211 vs 208 MB). Figures are in docs/benchmarks.md.
  *
  * V8 reads this flag each time it recomputes its limits, so setting it once at start-up works,
