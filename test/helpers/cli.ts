@@ -57,9 +57,12 @@ export interface CliProcess {
   exited: Promise<CliResult>;
 }
 
-export async function startCli(args: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliProcess> {
+export async function startCli(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string | undefined>; /** node flags, e.g. --trace-gc */ nodeArgs?: string[] } = {},
+): Promise<CliProcess> {
   const file = await cliBundle();
-  const child = spawn(process.execPath, [file, ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), file, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', FORCE_COLOR: '0', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,13 +7,12 @@
  * full GC is forced halfway through a concurrent load; the test reads the bytes each later
  * scavenge promoted. It measures bytes, not time, so a slow machine does not change the result.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Pool } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cliBundle } from '../helpers/cli.js';
+import { startCli } from '../helpers/cli.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -46,26 +45,13 @@ describe('young-generation promotion under load', () => {
     const cfg = path.join(dir, 'relay.yaml');
     writeFileSync(cfg, `server:\n  host: 127.0.0.1\n  port: 0\nlog:\n  level: info\n  format: json\nroutes:\n  - name: api\n    prefix: /api\n    upstream: ${upstream.url}\n    auth: none\n`);
 
-    const child = spawn(
-      process.execPath,
-      ['--expose-gc', '--trace-gc', '--trace-gc-nvp', '--import', 'data:text/javascript,process.on("SIGUSR2",()=>{globalThis.gc();console.log("FORCED-FULL-GC")})', await cliBundle(), 'serve', '--config', cfg],
-      { env: { PATH: process.env.PATH, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (out += c));
-    cleanups.push(() => {
-      child.kill('SIGKILL');
+    const relay = await startCli(['serve', '--config', cfg], {
+      nodeArgs: ['--expose-gc', '--trace-gc', '--trace-gc-nvp', '--import', 'data:text/javascript,process.on("SIGUSR2",()=>{globalThis.gc();console.log("FORCED-FULL-GC")})'],
     });
-    const until = async (re: RegExp) => {
-      for (let i = 0; i < 500 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 20));
-      const m = re.exec(out);
-      if (!m) throw new Error(`relay output never matched ${re}:\n${out.slice(-2000)}`);
-      return m;
-    };
-    const port = (await until(/"url":"http:\/\/127\.0\.0\.1:(\d+)"|listening on http:\/\/127\.0\.0\.1:(\d+)/))
-      .slice(1)
-      .find(Boolean);
+    cleanups.push(() => {
+      relay.child.kill('SIGKILL');
+    });
+    const port = (await relay.waitFor(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/, 10_000))[1];
     const base = `http://127.0.0.1:${port}`;
     const pool = new Pool(base, { connections: 20 });
     cleanups.push(() => pool.destroy());
@@ -74,13 +60,13 @@ describe('young-generation promotion under load', () => {
     // The full GC lands while 20 requests are in flight: that is what used to flip the relay.
     const during = load(pool, '/api/v1/chat', 4000, 20);
     await new Promise((r) => setTimeout(r, 50));
-    child.kill('SIGUSR2');
+    relay.child.kill('SIGUSR2');
     await during;
-    await until(/FORCED-FULL-GC/);
-    const mark = out.lastIndexOf('FORCED-FULL-GC');
+    await relay.waitFor(/FORCED-FULL-GC/, 10_000);
+    const mark = relay.stdout().lastIndexOf('FORCED-FULL-GC');
     await load(pool, '/api/v1/chat', 15_000, 20);
 
-    const promoted = [...out.slice(mark).matchAll(/gc=s .*?promoted=(\d+)/g)].map((m) => Number(m[1]));
+    const promoted = [...relay.stdout().slice(mark).matchAll(/gc=s .*?promoted=(\d+)/g)].map((m) => Number(m[1]));
     // The first scavenges after a full GC may promote what was in flight: judge the rest.
     const later = promoted.slice(2);
     expect(later.length).toBeGreaterThanOrEqual(5);

@@ -6,7 +6,6 @@
  * default tuning and with AI_RELAY_HEAP_GROWING_PERCENT=0 (V8's own heuristics). It counts
  * collections, not time.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +13,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliBundle } from '../helpers/cli.js';
+import { startCli } from '../helpers/cli.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
 import { heapGrowingPercent } from '../../src/cli/heap.js';
 
@@ -51,17 +50,9 @@ async function markCompactsWhileConverting(env: Record<string, string>): Promise
     cfg,
     `server:\n  host: 127.0.0.1\n  port: 0\nlog:\n  level: warn\nroutes:\n  - name: api\n    prefix: /api\n    upstream: ${upstream.url}\n    auth: none\n  - name: img\n    prefix: /img\n    upstream: ${upstream.url}\n    auth: none\n    transforms:\n      - png-to-jpeg:\n          quality: 90\n`,
   );
-  const child = spawn(process.execPath, ['--trace-gc', await cliBundle(), 'serve', '--config', cfg, '--log-level', 'info'], {
-    env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (c) => (out += c));
-  child.stderr.on('data', (c) => (out += c));
+  const relay = await startCli(['serve', '--config', cfg, '--log-level', 'info'], { nodeArgs: ['--trace-gc'], env });
   try {
-    let m: RegExpExecArray | null = null;
-    for (let i = 0; i < 500 && !(m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)); i++) await new Promise((r) => setTimeout(r, 20));
-    if (!m) throw new Error(`relay never listened:\n${out.slice(-2000)}`);
+    const m = await relay.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/, 10_000);
     const pool = new Pool(m[1]!, { connections: 2 });
     const one = async () => {
       const r = await pool.request({ method: 'GET', path: '/img/v1/images' });
@@ -80,7 +71,7 @@ async function markCompactsWhileConverting(env: Record<string, string>): Promise
         }
       }),
     );
-    const mark = out.length;
+    const mark = relay.stdout().length;
     let left = IMAGES;
     await Promise.all(
       [0, 1].map(async () => {
@@ -90,11 +81,11 @@ async function markCompactsWhileConverting(env: Record<string, string>): Promise
     converting = false;
     await smalls;
     await Promise.all([pool.close(), smallPool.close()]);
-    const n = (out.slice(mark).match(/Mark-Compact/g) ?? []).length;
+    const n = (relay.stdout().slice(mark).match(/Mark-Compact/g) ?? []).length;
     if (process.env.SHOW_GC) console.log(JSON.stringify(env), "mark-compacts", n);
     return n;
   } finally {
-    child.kill('SIGKILL');
+    relay.child.kill('SIGKILL');
   }
 }
 
