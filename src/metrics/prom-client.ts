@@ -3,13 +3,15 @@
  * relay without a metrics endpoint never needs them). relay-metrics.ts builds its registry with
  * whatever this returns.
  */
+import { cjsExports } from '../util/cjs-interop.js';
+
 export type PromClient = typeof import('prom-client');
 
 let loaded: PromClient | undefined;
 let loading: Promise<PromClient> | undefined;
 
 export function loadPromClient(): Promise<PromClient> {
-  loading ??= import('prom-client').then((m) => (loaded = (m.default ?? m) as PromClient));
+  loading ??= import('prom-client').then((m) => (loaded = cjsExports<PromClient>(m)));
   return loading;
 }
 

@@ -13,6 +13,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
+import { cjsExports } from '../util/cjs-interop.js';
 
 type RedisClass = typeof import('ioredis').Redis;
 let ioredis: Promise<RedisClass> | undefined;
@@ -22,7 +23,7 @@ let ioredis: Promise<RedisClass> | undefined;
  * rate limits in memory and should not pay for it (docs/benchmarks.md, "Cold start").
  */
 function loadRedis(): Promise<RedisClass> {
-  ioredis ??= import('ioredis').then((m) => m.Redis);
+  ioredis ??= import('ioredis').then((m) => cjsExports<typeof import('ioredis')>(m).Redis);
   return ioredis;
 }
 

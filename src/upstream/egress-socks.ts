@@ -11,13 +11,14 @@ import net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { egressError } from './egress-errors.js';
 import type { ProxyTarget } from './egress-url.js';
+import { cjsExports } from '../util/cjs-interop.js';
 
 type SocksClientClass = typeof import('socks').SocksClient;
 let socks: Promise<SocksClientClass> | undefined;
 
 /** `socks` is imported on the first SOCKS tunnel: relays without a SOCKS egress never load it. */
 function loadSocks(): Promise<SocksClientClass> {
-  socks ??= import('socks').then((m) => m.SocksClient);
+  socks ??= import('socks').then((m) => cjsExports<typeof import('socks')>(m).SocksClient);
   return socks;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The single executable on its own (spec §8): copied ALONE into an empty directory and run with
  * an empty environment (HOME and a PATH with no node; no node_modules anywhere above it):
- * --version, gen-cert, init, check, and serve relaying to a fake upstream whose PNG reaches the
+ * --version, gen-cert, init, check, serve with a self-signed pair it generates, and serve relaying to a fake upstream whose PNG reaches the
  * client as a JPEG (sharp + libvips unpacked from the binary). Slow (a ~100 MB build), so it runs
  * only with AI_RELAY_BINARY_TEST=1 (set by .ci/run).
  */
@@ -165,6 +165,23 @@ describe.skipIf(!ENABLED)('single executable, alone in an empty directory', () =
     }
     const code = await exited(child, 10_000);
     expect(code, out.text()).toBe(0);
+  });
+
+  it('serve with tls.selfSigned generates the missing pair and answers /health over HTTPS', async () => {
+    const port = await freePort();
+    const dir = path.dirname(bin);
+    fs.writeFileSync(path.join(dir, 'self.yaml'), relayYaml(port, upstream.url).replace('certs/cert.pem', 'self/cert.pem').replace('certs/key.pem', 'self/key.pem\n    selfSigned: true'));
+    const child = spawn(bin, ['serve', '--config', 'self.yaml'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = collect(child);
+    try {
+      await waitFor(() => fs.existsSync(path.join(dir, 'self', 'cert.pem')), 15_000, out);
+      const ca = fs.readFileSync(path.join(dir, 'self', 'cert.pem'));
+      await waitFor(async () => (await get(`https://127.0.0.1:${port}/health`, ca)).status === 200, 15_000, out);
+      expect(fs.statSync(path.join(dir, 'self', 'key.pem')).mode & 0o777).toBe(0o600);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited(child, 10_000), out.text()).toBe(0);
   });
 
   it('serve --workers 2: cluster workers start from the binary (argv differs in a SEA) and drain on SIGTERM', async () => {

@@ -28,7 +28,7 @@ function isFresh(): boolean {
   } catch {
     return false;
   }
-  const inputs = [path.join(ROOT, 'scripts', 'build-binary.mjs'), path.join(ROOT, 'package-lock.json'), path.join(ROOT, 'package.json')];
+  const inputs = [path.join(ROOT, 'scripts', 'build-binary.mjs'), path.join(ROOT, 'scripts', 'bundle.mjs'), path.join(ROOT, 'package-lock.json'), path.join(ROOT, 'package.json')];
   return newest([...inputs, path.join(ROOT, 'src')]) < built;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The CLI as a user runs it (spec §2): a real child process built from the current sources.
+ * The CLI as a user runs it (spec §2): bin/ai-relay.js as built by `npm run build`, in a child process.
  * Exit codes 0/1/2, `check` listing every problem as FILE:LINE:COL, `serve` honouring flags,
  * `.env` with real env winning, and SIGTERM → drain → exit 0.
  */
@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliBundle, runCli, startCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../helpers/cli.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
 
 async function freePort(): Promise<number> {
@@ -23,7 +23,6 @@ describe('ai-relay CLI', () => {
   let dir: string;
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'ai-relay-cli-'));
-    await cliBundle();
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,45 +1,15 @@
 /**
- * Runs the real CLI in a child process. The current sources are bundled with esbuild (a few
- * hundred ms, npm packages left external) instead of relying on a dist/ that may be stale, so
- * signals, exit codes, stdout and stderr are the real thing.
+ * Runs the real CLI in a child process: `bin/ai-relay.js`, the file npm puts on the PATH, after
+ * the real `npm run build` (test/global-build.ts runs it when dist/ is stale). Never a bundle made
+ * differently for the tests (issue #15: such a bundle hid a broken `gen-cert`). Signals, exit
+ * codes, stdout and stderr are the real thing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-// Inside node_modules so the bundle resolves the external packages from the repo's node_modules.
-const OUT_DIR = path.join(ROOT, 'node_modules', '.cache', 'ai-relay-cli-test');
-
-let built: Promise<string> | undefined;
-
-export function cliBundle(): Promise<string> {
-  built ??= (async () => {
-    mkdirSync(OUT_DIR, { recursive: true });
-    const outfile = path.join(OUT_DIR, `cli-${process.pid}.mjs`);
-    const version = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-    await build({
-      stdin: {
-        contents: `import { main } from './src/cli/bin.ts';\nmain(process.argv).then((code) => { if (typeof code === 'number') process.exitCode = code; });\n`,
-        resolveDir: ROOT,
-        loader: 'ts',
-      },
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      define: { __AI_RELAY_VERSION__: JSON.stringify(version) },
-      outfile,
-      logLevel: 'error',
-    });
-    process.once('exit', () => rmSync(outfile, { force: true }));
-    return outfile;
-  })();
-  return built;
-}
+export const CLI_BIN = path.join(ROOT, 'bin', 'ai-relay.js');
 
 export interface CliResult {
   code: number | null;
@@ -61,8 +31,7 @@ export async function startCli(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string | undefined>; /** node flags, e.g. --trace-gc */ nodeArgs?: string[] } = {},
 ): Promise<CliProcess> {
-  const file = await cliBundle();
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), file, ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI_BIN, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', FORCE_COLOR: '0', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
