@@ -84,13 +84,21 @@ export function guardUpload(req: ClientRequest, res: ClientResponse, limits: Upl
  * with NO_ERROR (RFC 9113 §8.1: a complete response before the complete request).
  */
 function dropRest(req: ClientRequest, res: ClientResponse): void {
+  const stream = (res as unknown as Partial<Http2ServerResponse>).stream;
+  if (stream) {
+    // h2: the compat response reports 'finish' only when the whole stream closed, which a
+    // request side left open never lets happen; the stream's own 'finish' is the answer sent.
+    const close = () => {
+      if (!stream.destroyed && !req.complete) stream.close(h2.NGHTTP2_NO_ERROR);
+    };
+    if (stream.writableFinished || stream.destroyed) close();
+    else stream.once('finish', close);
+    return;
+  }
   const cut = () => {
-    if (req.complete) return;
-    const stream = (res as unknown as Partial<Http2ServerResponse>).stream;
-    if (stream) {
-      if (!stream.destroyed) stream.close(h2.NGHTTP2_NO_ERROR);
-    } else req.socket?.destroySoon();
+    if (!req.complete) req.socket?.destroySoon();
   };
-  if (res.writableFinished || res.destroyed) cut();
-  else res.once('close', cut);
+  if (res.writableFinished || res.destroyed) return cut();
+  res.once('finish', cut);
+  res.once('close', cut); // destroyed instead of finished
 }

@@ -9,11 +9,13 @@
  */
 import net from 'node:net';
 import type http from 'node:http';
+import * as http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStreamingUpstream, type FakeUpstream } from '../helpers/upstream.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
 import { rawRequest, tryParse, type RawResponse } from '../helpers/raw-request.js';
 import { waitFor } from '../helpers/sse.js';
+import { tempDir } from '../tls/pki.js';
 
 const IDLE = 400;
 const TOTAL = 800;
@@ -67,6 +69,11 @@ describe('upload timeouts', () => {
       if (req.url!.includes('/early')) {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.flushHeaders();
+      }
+      // /slow-reader/…: the upstream reads nothing for a while (the relay's backpressure pauses the client).
+      if (req.url!.includes('/slow-reader')) {
+        req.pause();
+        setTimeout(() => req.resume(), IDLE * 3);
       }
       req.on('data', (c: Buffer) => (s.bytes += c.length));
       req.on('end', () => {
@@ -225,6 +232,13 @@ routes:
     await keepsServing();
   });
 
+  it('an upstream that does not read for longer than idleTimeout is not a stalled client', async () => {
+    const body = Buffer.alloc(8 * 1024 * 1024, 'x');
+    const r = await rawRequest(relay.url, '/idle/slow-reader', { method: 'POST', body, timeoutMs: 4000 });
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe(`got ${body.length}`);
+  });
+
   it('a body whose gaps stay under idleTimeout completes normally', async () => {
     const path = '/idle/slow-but-fine';
     const c = openRaw(relay.url);
@@ -237,5 +251,68 @@ routes:
     const { response } = await c.ended();
     expect(response?.status).toBe(200);
     expect(response!.body.toString()).toBe('got 6');
+  });
+});
+
+describe('upload timeouts over HTTP/2', () => {
+  it('a stalled h2 upload → 408 and the stream is closed; the session keeps serving', async () => {
+    const { dir, cleanup } = await tempDir();
+    const seen: { url: string; complete: boolean; aborted: boolean }[] = [];
+    const up = await startStreamingUpstream((req, res) => {
+      const s = { url: req.url!, complete: false, aborted: false };
+      seen.push(s);
+      req.resume();
+      req.on('end', () => {
+        s.complete = true;
+        res.end('done');
+      });
+      res.on('close', () => (s.aborted = !s.complete));
+    });
+    const relay = await startTestRelay(
+      `
+server:
+  tls:
+    cert: certs/cert.pem
+    key: certs/key.pem
+    selfSigned: true
+    hosts: [localhost, 127.0.0.1]
+routes:
+  - name: idle
+    prefix: /idle
+    upstream: ${up.url}
+    auth: none
+    idleTimeout: ${IDLE}ms
+    retries: 0
+`,
+      { dir },
+    );
+    const session = http2.connect(relay.url, { rejectUnauthorized: false, servername: 'localhost' } as http2.SecureClientSessionOptions);
+    session.on('error', () => {});
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/idle/h2-stall', 'content-type': 'application/json' });
+      let status = 0;
+      let text = '';
+      let closed = false;
+      stream.on('response', (h) => (status = Number(h[':status'])));
+      stream.on('data', (d: Buffer) => (text += d.toString()));
+      stream.on('error', () => {});
+      stream.on('close', () => (closed = true));
+      stream.write('{"a":"bbbb');
+      await waitFor(() => closed, 3000, 'the relay to close the stalled stream');
+      expect(status).toBe(408);
+      expect(JSON.parse(text).error).toMatchObject({ type: 'request_timeout', message: `request body stalled for ${IDLE}ms (idleTimeout)` });
+      await waitFor(() => seen[0]?.aborted === true, 2000, 'the upstream request to be aborted');
+      // The same session still serves.
+      const ok = session.request({ ':method': 'POST', ':path': '/idle/h2-after' });
+      let okText = '';
+      ok.on('data', (d: Buffer) => (okText += d.toString()));
+      ok.end('fine');
+      await waitFor(() => okText === 'done', 3000, 'a request after the stalled one');
+    } finally {
+      session.destroy();
+      await relay.close();
+      await up.close();
+      await cleanup();
+    }
   });
 });
