@@ -11,7 +11,8 @@
  * The guard only decides *that* the upload failed; the caller ends the exchange (a 408 while
  * nothing was answered, else a cut connection) and aborts the upstream request. Afterwards the
  * rest of the body is never read, so the connection (h2: the stream) is closed once the answer
- * is out instead of waiting for bytes that are not coming.
+ * is out instead of waiting for bytes that are not coming. The same holds for any exchange that
+ * ends before its body was complete (an upstream that answered without reading it all).
  */
 import type { Http2ServerResponse } from 'node:http2';
 import { constants as h2 } from 'node:http2';
@@ -68,7 +69,14 @@ export function guardUpload(req: ClientRequest, res: ClientResponse, limits: Upl
     total = setTimeout(() => fire(expiredError()), Math.max(0, limits.timeout - (performance.now() - limits.start)));
   }
   req.once('end', stop);
-  res.once('close', stop); // the exchange is over, however it ended
+  res.once('close', () => {
+    // The exchange is over, however it ended. Answered before the body was complete (an upstream
+    // that replied without reading it all, a failure): nobody reads the rest, so the connection
+    // must not wait for it either.
+    const watching = !stopped;
+    stop();
+    if (watching && !req.complete) dropRest(req, res);
+  });
 
   return {
     touch() {

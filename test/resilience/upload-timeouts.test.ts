@@ -70,6 +70,12 @@ describe('upload timeouts', () => {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.flushHeaders();
       }
+      // /answer-early/…: a complete answer without reading the body (an API refusing the request).
+      if (req.url!.includes('/answer-early')) {
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        res.end('refused early');
+        return;
+      }
       // /slow-reader/…: the upstream reads nothing for a while (the relay's backpressure pauses the client).
       if (req.url!.includes('/slow-reader')) {
         req.pause();
@@ -99,6 +105,11 @@ routes:
     upstream: ${up.url}
     auth: none
     timeout: ${TOTAL}ms
+    retries: 0
+  - name: plain
+    prefix: /plain
+    upstream: ${up.url}
+    auth: none
     retries: 0
   - name: buffered
     prefix: /buffered
@@ -229,6 +240,16 @@ routes:
     expect(JSON.parse(response!.body.toString()).error).toMatchObject({ type: 'request_timeout', message: `request body stalled for ${IDLE}ms (idleTimeout)`, route: 'buffered' });
     expect(up.requests.length).toBe(n);
     expect(accessLine(path)).toMatchObject({ status: 408, outcome: `request body stalled for ${IDLE}ms (idleTimeout)` });
+    await keepsServing();
+  });
+
+  it('an upstream that answers before the body is complete: the client gets the answer, then the connection closes', async () => {
+    const path = '/plain/answer-early';
+    const c = await startUpload(path, false);
+    const { response, at } = await c.ended(2000); // long before the route's idleTimeout (5m) or Node's keepAliveTimeout (5s)
+    expect(response?.status).toBe(400);
+    expect(response!.body.toString()).toBe('refused early');
+    expect(at - c.lastWriteAt()).toBeLessThan(1500);
     await keepsServing();
   });
 
