@@ -8,6 +8,8 @@ export const ERROR_STATUS = {
   forbidden: 403,
   no_route: 404,
   method_not_allowed: 405,
+  /** The request body stalled past the route's idleTimeout, or was still arriving at its timeout. */
+  request_timeout: 408,
   body_too_large: 413,
   header_too_large: 431,
   rate_limited: 429,

@@ -134,7 +134,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   let listener: Listener;
   try {
     const tls = cfg.server.tls ? await loadServerTls(cfg.server.tls, loaded.dir, log) : undefined;
-    listener = await listen(serverCfg, createHandler(state), tls);
+    listener = await listen(serverCfg, createHandler(state), tls, log);
   } catch (err) {
     await table.dispose();
     await pools.destroyAll();

@@ -199,8 +199,8 @@ export const routeSchema = z
     egress: egressSchema.partial().optional().describe('Per-route egress, overriding the global `egress`.'),
     connectTimeout: duration().prefault('10s').describe('TCP/TLS connect timeout to the upstream (or egress proxy).'),
     firstByteTimeout: duration().prefault('2m').describe('Time allowed until the upstream response headers arrive.'),
-    idleTimeout: durationOrNone().prefault('5m').describe('No byte either way for this long ends the exchange. Long generations live on while bytes flow.'),
-    timeout: durationOrNone().prefault('none').describe('Whole-exchange limit. Default none, so streams are never cut mid-way.'),
+    idleTimeout: durationOrNone().prefault('5m').describe('No byte either way for this long ends the exchange, the upload included (a request body that stalls gets 408 request_timeout). Long generations live on while bytes flow.'),
+    timeout: durationOrNone().prefault('none').describe('Whole-exchange limit (a request body still arriving at it gets 408 request_timeout). Default none, so streams are never cut mid-way.'),
     retries: int(0, 10).default(2).describe('Retries for failures where nothing reached the upstream (any method); other failures only for idempotent methods.'),
     heartbeat: duration().optional().describe('SSE keep-alive comment interval while the upstream is silent (and early 200 for stream requests).'),
     forwardClientIp: bool().default(false).describe('Send X-Forwarded-For/-Proto/-Host upstream. Default: strip every client-address header.'),
@@ -225,7 +225,7 @@ export const limitsSchema = z
     maxHeaderSize: size().prefault('16kb').describe('Largest request head; 431 beyond.'),
     headersTimeout: duration().prefault('15s').describe('The request head must arrive within this (slowloris guard).'),
     sendTimeout: duration().prefault('60s').describe('A client that reads nothing for this long is dropped.'),
-    maxConnections: int(1, 1e7).default(10000).describe('Connections past this get 503.'),
+    maxConnections: int(1, 1e7).default(10000).describe('TCP connections past this are refused before anything on them is read: 503 overloaded on plain HTTP, closed before the handshake on TLS. An h2 connection counts once.'),
     keepAliveTimeout: duration().prefault('5s').describe('Idle client keep-alive connections are closed after this.'),
   })
   .describe('Hardening limits for client connections.');
@@ -265,7 +265,7 @@ export const forwardProxySchema = z
     allow: z.array(z.string().min(1)).min(1).describe('Allowed host:port targets; `*.example.com:443` wildcards.'),
     denyPrivateNetworks: bool().default(true).describe('Refuse targets that resolve to loopback, private, link-local, CGNAT, unique-local or metadata addresses.'),
     idleTimeout: duration().prefault('5m').describe('A tunnel with no bytes either way for this long is closed.'),
-    maxConnections: int(1, 1e7).default(1000).describe('Tunnels past this are refused with 503.'),
+    maxConnections: int(1, 1e7).default(1000).describe('TCP connections (tunnels, keep-alive connections carrying proxied requests) past this get 503 before a request on them is read.'),
   })
   .describe('Run ai-relay as an HTTP forward proxy (CONNECT + absolute-form), a Squid replacement for the VPS.');
 

@@ -72,7 +72,6 @@ export function handleAbsolute(ctx: ProxyContext, req: http.IncomingMessage, res
   if (!/^http:\/\//i.test(rawUrl)) {
     return refuse(400, 'bad_request', /^https:\/\//i.test(rawUrl) ? 'use CONNECT for https:// targets' : 'this is a forward proxy: send absolute-form requests or CONNECT');
   }
-  if (ctx.active >= ctx.cfg.maxConnections) return refuse(503, 'overloaded', 'too many connections');
   const auth = ctx.auth(req.headers['proxy-authorization']);
   if (auth.user !== undefined) rec.user = auth.user;
   if (!auth.ok) return refuse(407, 'auth_required', 'proxy authentication required', { 'proxy-authenticate': PROXY_AUTHENTICATE });
@@ -85,15 +84,6 @@ export function handleAbsolute(ctx: ProxyContext, req: http.IncomingMessage, res
   const target = { host: normalizeHost(url.hostname), port: Number(url.port || 80) };
   rec.target = formatTarget(target);
   if (!ctx.allow(target)) return refuse(403, 'not_allowed', `${rec.target} is not in forwardProxy.allow`);
-
-  ctx.active++;
-  let released = false;
-  const release = () => {
-    if (released) return;
-    released = true;
-    ctx.active--;
-  };
-  res.on('close', release);
 
   resolveTarget(target.host, ctx.cfg.denyPrivateNetworks, ctx.lookup)
     .then((addresses) => dial(addresses, target.port, DIAL_TIMEOUT_MS, ctx.closing.signal))

@@ -1,5 +1,5 @@
 /**
- * `CONNECT host:port`: check the cap, the user, the allow-list and (after resolving) the
+ * `CONNECT host:port`: check the user, the allow-list and (after resolving) the
  * addresses, then answer 200 and pipe raw bytes both ways until either side closes or the tunnel
  * has been idle for `idleTimeout`. Refusals are written as small HTTP answers on the raw socket.
  */
@@ -44,7 +44,6 @@ export function handleConnect(ctx: ProxyContext, req: http.IncomingMessage, clie
     ctx.logTunnel(rec, startedAt);
   };
 
-  if (ctx.active >= ctx.cfg.maxConnections) return refuse(503, 'overloaded', 'too many connections');
   const auth = ctx.auth(req.headers['proxy-authorization']);
   if (auth.user !== undefined) rec.user = auth.user;
   if (!auth.ok) return refuse(407, 'auth_required', 'proxy authentication required', [`Proxy-Authenticate: ${PROXY_AUTHENTICATE}`]);
@@ -53,10 +52,8 @@ export function handleConnect(ctx: ProxyContext, req: http.IncomingMessage, clie
   rec.target = formatTarget(target);
   if (!ctx.allow(target)) return refuse(403, 'not_allowed', `${rec.target} is not in forwardProxy.allow`);
 
-  ctx.active++;
   ctx.live.add(client as net.Socket);
   const release = () => {
-    ctx.active--;
     ctx.live.delete(client as net.Socket);
   };
 

@@ -1,7 +1,7 @@
 /**
  * State shared by the forward proxy's CONNECT and absolute-form handlers: the compiled policy,
- * the live tunnels (for the connection cap and for close()), and the one log line each tunnel
- * gets when it ends.
+ * the live tunnels (for close()), and the one log line each tunnel gets when it ends. The
+ * connection cap is not here: index.ts checks it per TCP connection before anything is parsed.
  */
 import type net from 'node:net';
 import type { Logger } from '../log/logger.js';
@@ -28,7 +28,8 @@ export type Outcome =
   | 'shutdown';
 
 export interface TunnelRecord {
-  kind: 'connect' | 'http';
+  /** 'connection': refused at the connection cap, before a request was read. */
+  kind: 'connect' | 'http' | 'connection';
   client: string;
   user?: string;
   target?: string;
@@ -47,8 +48,6 @@ export interface ProxyContext {
   auth: (header: string | undefined) => AuthResult;
   /** Sockets of live exchanges, destroyed by close(). */
   live: LiveSet<net.Socket>;
-  /** In-flight exchanges counted against `maxConnections`. */
-  active: number;
   closing: AbortController;
   logTunnel(rec: TunnelRecord, startedAt: number): void;
 }
@@ -61,11 +60,10 @@ export function createContext(cfg: ForwardProxyConfig, log: Logger, lookup: Look
     allow: compileAllow(cfg.allow),
     auth: (header) => checkProxyAuth(header, cfg.users),
     live: new LiveSet(), // a tunnel per request is churn: see server/live-set.ts
-    active: 0,
     closing: new AbortController(),
     logTunnel(rec, startedAt) {
       const line = { ...rec, durationMs: Date.now() - startedAt };
-      const msg = rec.kind === 'connect' ? 'forward proxy tunnel' : 'forward proxy request';
+      const msg = rec.kind === 'connect' ? 'forward proxy tunnel' : rec.kind === 'http' ? 'forward proxy request' : 'forward proxy connection';
       if (rec.outcome === 'ok' || rec.outcome === 'idle_timeout' || rec.outcome === 'shutdown') log.info(line, msg);
       else log.warn(line, msg);
     },

@@ -16,6 +16,7 @@ import { createContext } from './context.js';
 import { handleConnect } from './connect.js';
 import { handleAbsolute } from './absolute.js';
 import type { Lookup } from './dial.js';
+import { gateConnections, refuseWith } from '../server/connection-gate.js';
 
 export interface ForwardProxyOptions {
   log: Logger;
@@ -34,6 +35,8 @@ export interface ForwardProxy {
 }
 
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
+const OVERLOADED_BODY = 'ai-relay forward proxy: too many connections (maxConnections)\n';
+const OVERLOADED = `HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(OVERLOADED_BODY)}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n${OVERLOADED_BODY}`;
 
 export async function startForwardProxy(cfg: ForwardProxyConfig, opts: ForwardProxyOptions): Promise<ForwardProxy> {
   const log = opts.log.child({ component: 'forward-proxy' });
@@ -43,6 +46,17 @@ export async function startForwardProxy(cfg: ForwardProxyConfig, opts: ForwardPr
   const server = http.createServer();
   server.on('connect', (req: http.IncomingMessage, socket: Socket, head: Buffer) => handleConnect(ctx, req, socket, head));
   server.on('request', (req, res) => handleAbsolute(ctx, req, res));
+  // maxConnections counts TCP connections (a tunnel, or a keep-alive connection carrying proxied
+  // requests) and is checked before node:http parses anything (server/connection-gate.ts): an
+  // over-cap connection gets its 503 without a request being read, so nothing is dialled for it.
+  const gate = gateConnections(server, {
+    max: () => cfg.maxConnections,
+    refuse(sock) {
+      refuseWith(sock, OVERLOADED);
+      const rec = { kind: 'connection', client: sock.remoteAddress ?? '', bytesUp: 0, bytesDown: 0, outcome: 'overloaded', status: 503, error: 'too many connections' } as const;
+      ctx.logTunnel(rec, Date.now());
+    },
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -69,6 +83,7 @@ export async function startForwardProxy(cfg: ForwardProxyConfig, opts: ForwardPr
         server.close(() => resolve());
         for (const s of ctx.live) s.destroy();
         server.closeAllConnections();
+        gate.destroyAll();
       });
       return closed;
     },

@@ -9,11 +9,13 @@ import { clientIp } from '../net/client-ip.js';
 import { matchRoute, stripBase } from '../routing/match.js';
 import { splitTarget, unsafePathReason } from '../routing/path.js';
 import type { CompiledRoute, RouteTable } from '../routing/table.js';
-import { forward, limitBody } from '../upstream/forward.js';
+import type { Readable } from 'node:stream';
+import { forward, limitBody, type ForwardHandle } from '../upstream/forward.js';
 import { upstreamRequestHeaders } from '../upstream/headers.js';
 import { logAccess } from './access-log.js';
 import type { AnyRequest, AnyResponse, ClientRequest, ClientResponse, Exchange } from './context.js';
 import { requestIdFor } from './request-id.js';
+import { guardUpload, type UploadGuard } from './upload-guard.js';
 import { sendError, sendJson } from './respond.js';
 import { rateLimitKey, type RateResult } from '../policy/rate-limit.js';
 
@@ -172,17 +174,15 @@ function afterLimit(x: Exchange, r: CompiledRoute, rr: RateResult, via: string |
 function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
   const { req, table } = x;
   const cl = req.headers['content-length'];
-  let body: import('node:stream').Readable | null = null;
+  let hasBody = false;
+  let chunked = false;
   if (cl !== undefined) {
     const n = Number(cl);
     if (n > table.maxBodySize) return reject(x, new RelayError('body_too_large', `request body of ${n} bytes exceeds maxBodySize (${table.maxBodySize} bytes)`));
     x.bytesIn = n;
-    if (n > 0) body = req;
+    hasBody = n > 0;
   } else if (req.headers['transfer-encoding'] !== undefined || (req.httpVersionMajor === 2 && !req.readableEnded && x.method !== 'GET' && x.method !== 'HEAD')) {
-    body = limitBody(req, table.maxBodySize, (err) => {
-      x.outcome = err.message;
-      if (!x.res.headersSent) sendError(x, err);
-    }, (n) => (x.bytesIn += n));
+    hasBody = chunked = true;
   }
   const rest = x.routePath;
   const tail = r.stripPrefix ? (r.prefix === '/' ? rest : rest.slice(r.prefix.length)) : rest;
@@ -205,18 +205,46 @@ function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
   }
   const accept = req.headers.accept;
   const wantsSse = typeof accept === 'string' && accept.includes('text/event-stream');
+
+  // The route's idleTimeout/timeout watch the upload too (upload-guard.ts). Until the exchange is
+  // forwarded a stall is answered here; afterwards forward() aborts the upstream request.
+  let forwarding: ForwardHandle | undefined;
+  let collecting: { cancel(): void } | undefined;
+  const upload = hasBody
+    ? guardUpload(req, x.res, { idleTimeout: r.idleTimeout, timeout: r.timeout, start: x.start }, (err) => {
+        if (forwarding) return forwarding.abort(err);
+        collecting?.cancel();
+        x.outcome = err.message;
+        reject(x, err);
+      })
+    : undefined;
+
   // Keep the body in memory only where it buys something: a replay on a fresh key/token, or
   // seeing `"stream": true` for an early SSE start. Bounded; larger bodies stream as usual.
   const keep = Math.max(r.credentials?.replayLimit ?? 0, r.heartbeat && isJson(req.headers['content-type']) ? SNIFF_LIMIT : 0);
-  if (body === req && x.bytesIn <= keep) {
-    collect(req, (buf) => {
+  if (hasBody && !chunked && x.bytesIn <= keep) {
+    collecting = collect(req, upload, (buf) => {
       if (!buf) return hooks.done(x); // the client went away while uploading
       const wantsStream = wantsSse || (r.heartbeat > 0 && STREAM_TRUE.test(buf.toString('latin1')));
-      forward(x, { method: x.method, path: upstreamPath, headers, body: buf, wantsStream }, hooks);
+      forwarding = forward(x, { method: x.method, path: upstreamPath, headers, body: buf, wantsStream, upload }, hooks);
     });
     return;
   }
-  forward(x, { method: x.method, path: upstreamPath, headers, body, wantsStream: wantsSse }, hooks);
+  let body: Readable | null = null;
+  if (chunked) {
+    body = limitBody(req, table.maxBodySize, (err) => {
+      x.outcome = err.message;
+      if (!x.res.headersSent) sendError(x, err);
+    }, (n) => {
+      x.bytesIn += n;
+      upload?.touch();
+    });
+  } else if (hasBody) {
+    // Streamed as it arrives. With a guard, through a counting stream: the guard's clock needs
+    // every chunk, and undici must not destroy the request itself (see limitBody).
+    body = upload ? limitBody(req, Infinity, () => {}, () => upload.touch()) : req;
+  }
+  forwarding = forward(x, { method: x.method, path: upstreamPath, headers, body, wantsStream: wantsSse, upload }, hooks);
 }
 
 const SNIFF_LIMIT = 1024 * 1024;
@@ -226,10 +254,14 @@ function isJson(ct: string | undefined): boolean {
   return typeof ct === 'string' && ct.includes('json');
 }
 
-function collect(req: ClientRequest, cb: (buf: Buffer | undefined) => void): void {
+/** Buffers the whole body; `cancel()` stops it (the exchange was answered some other way). */
+function collect(req: ClientRequest, upload: UploadGuard | undefined, cb: (buf: Buffer | undefined) => void): { cancel(): void } {
   const chunks: Buffer[] = [];
   let done = false;
-  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('data', (c: Buffer) => {
+    chunks.push(c);
+    upload?.touch();
+  });
   req.once('end', () => {
     if (!done) cb(Buffer.concat(chunks));
     done = true;
@@ -240,6 +272,11 @@ function collect(req: ClientRequest, cb: (buf: Buffer | undefined) => void): voi
   };
   req.once('error', gone);
   req.once('close', gone);
+  return {
+    cancel() {
+      done = true;
+    },
+  };
 }
 
 function endpoint(x: Exchange, fn: () => void | Promise<void>): void {

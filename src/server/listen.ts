@@ -9,7 +9,8 @@ import type { ServerConfig } from '../config/schema.js';
 import { closeIdleHttpsConnections, createHttpsServer, destroyHttpsConnections, reloadServerTls, type HttpsServer } from '../tls/server.js';
 import type { TlsMaterial } from '../tls/server.js';
 import type { AnyRequest, AnyResponse } from './context.js';
-import { LiveSet } from './live-set.js';
+import type { Logger } from '../log/logger.js';
+import { gateConnections, refuseWith } from './connection-gate.js';
 
 export interface Listener {
   server: http.Server | HttpsServer;
@@ -31,10 +32,13 @@ export interface Listener {
 const OVERLOADED_BODY = JSON.stringify({ error: { type: 'overloaded', message: 'too many connections (maxConnections)', route: null, request_id: null } });
 const OVERLOADED = `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(OVERLOADED_BODY)}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n${OVERLOADED_BODY}`;
 
+const OVERLOAD_WARN_EVERY_MS = 10_000;
+
 export async function listen(
   cfg: ServerConfig,
   handler: (req: AnyRequest, res: AnyResponse) => void,
   tls: TlsMaterial | undefined,
+  log?: Logger,
 ): Promise<Listener> {
   let limits = cfg.limits;
   // Node checks headersTimeout only this often (default 30 s): keep it a fraction of the timeout.
@@ -48,19 +52,30 @@ export async function listen(
   s.requestTimeout = 0; // uploads of long prompts are bounded by maxBodySize, not by a clock
   s.keepAliveTimeout = limits.keepAliveTimeout;
 
-  const sockets = new LiveSet<Socket>(); // a connection per request is churn too: see live-set.ts
-  const onSocket = (sock: Socket) => {
-    if (sockets.size >= limits.maxConnections) {
-      // Past the cap: a clear 503 instead of an unbounded queue. (TLS sockets: just close.)
-      if (!tls) sock.end(OVERLOADED);
-      else sock.destroy();
-      return;
-    }
-    sock.setNoDelay(true);
-    sockets.add(sock);
-    sock.once('close', () => sockets.delete(sock));
-  };
-  server.on(tls ? 'secureConnection' : 'connection', onSocket);
+  // The cap is checked before Node's own connection listeners run (connection-gate.ts explains
+  // why): an over-cap connection is never parsed, so nothing it sends reaches an upstream.
+  let refusedSince = 0;
+  let lastWarn = 0;
+  const gate = gateConnections(server, {
+    max: () => limits.maxConnections,
+    accepted: (sock) => sock.setNoDelay(true),
+    refuse(sock) {
+      // Plain HTTP gets the spec's 503 `overloaded`; over TLS no answer is possible before a
+      // handshake (which is the work the cap exists to avoid), so the socket is just closed.
+      if (tls) {
+        sock.on('error', () => {});
+        sock.destroy();
+      } else refuseWith(sock, OVERLOADED);
+      refusedSince++;
+      const now = Date.now();
+      if (log && now - lastWarn >= OVERLOAD_WARN_EVERY_MS) {
+        // One line per interval, not per connection: a flood must not flood the log too.
+        log.warn({ refused: refusedSince, maxConnections: limits.maxConnections }, `connections past server.limits.maxConnections (${limits.maxConnections}) refused`);
+        lastWarn = now;
+        refusedSince = 0;
+      }
+    },
+  });
   // Never crash on a client's malformed request: answer 400 (Node's default) and move on.
   server.on('clientError', (err: NodeJS.ErrnoException, sock: Socket) => {
     if (!sock.writable) return sock.destroy();
@@ -93,16 +108,16 @@ export async function listen(
     destroyAll() {
       if (tls) destroyHttpsConnections(server as HttpsServer);
       else (server as http.Server).closeAllConnections();
-      for (const sock of sockets) sock.destroy();
+      gate.destroyAll();
     },
     reloadTls(material) {
       reloadServerTls(server as HttpsServer, material);
     },
     applyLimits(next) {
-      limits = next;
+      limits = next; // maxConnections too: the gate reads it for every new connection
       s.headersTimeout = next.headersTimeout;
       s.keepAliveTimeout = next.keepAliveTimeout;
     },
-    connections: () => sockets.size,
+    connections: () => gate.size,
   };
 }

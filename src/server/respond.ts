@@ -18,8 +18,9 @@ export function sendError(x: Exchange, err: RelayError): void {
     'cache-control': 'no-store',
   };
   if (err.headers) Object.assign(headers, err.headers);
-  // A body we refused to read must not be parsed as the next request on this connection.
-  if (err.type === 'body_too_large' && !x.req.complete) headers.connection = 'close';
+  // A body we refused or stopped reading must not be parsed as the next request on this
+  // connection (one we never touched is drained by Node; one we began to read is not).
+  if (!x.req.complete && (err.type === 'body_too_large' || err.type === 'request_timeout' || x.req.readableDidRead)) headers.connection = 'close';
   x.bytesOut += Buffer.byteLength(message);
   writeHead(x, err.status, headers);
   res.end(x.method === 'HEAD' ? undefined : message);

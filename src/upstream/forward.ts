@@ -17,6 +17,7 @@ import type { TransformSession, ResponseSink } from '../transforms/types.js';
 import type { Lease } from './credentials/types.js';
 import { createScrubSession } from './scrub.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
+import type { UploadGuard } from '../server/upload-guard.js';
 
 export interface ForwardRequest {
   method: string;
@@ -27,6 +28,17 @@ export interface ForwardRequest {
   body: Readable | Buffer | null;
   /** The client asked for a stream (Accept: text/event-stream or JSON "stream": true). */
   wantsStream: boolean;
+  /** Watches the request body while it arrives (server/upload-guard.ts); absent without a body. */
+  upload?: UploadGuard | undefined;
+}
+
+/** What the server layer may do to an exchange once it is being forwarded. */
+export interface ForwardHandle {
+  /**
+   * Ends the exchange with `err` (e.g. a stalled upload): the upstream request is aborted, and
+   * the client gets `err` as a JSON error if nothing was answered yet, else a cut stream.
+   */
+  abort(err: RelayError): void;
 }
 
 export interface ForwardHooks {
@@ -46,7 +58,7 @@ function truncate(b: Buffer, total = b.length): string {
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const EVENT_STREAM = 'text/event-stream';
 
-export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): void {
+export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): ForwardHandle {
   const route = x.route!;
   const res = x.res;
   let attempt = 0;
@@ -94,11 +106,13 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
   });
 
   if (route.timeout > 0) {
+    // The whole exchange, counted from accept: a body buffered for replay took part of it already.
     totalTimer = setTimeout(() => {
-      const err = Object.assign(new Error('total timeout'), { code: 'RELAY_TOTAL_TIMEOUT' });
+      // Still uploading at the deadline: the client's fault (408), not the upstream's (504).
+      const err = fr.upload?.expired() ?? Object.assign(new Error('total timeout'), { code: 'RELAY_TOTAL_TIMEOUT' });
       if (controller) controller.abort(err);
       else fail(err);
-    }, route.timeout);
+    }, Math.max(0, route.timeout - (performance.now() - x.start)));
     totalTimer.unref();
   }
 
@@ -211,6 +225,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
     },
     onResponseData(c, chunk) {
       if (discard) return;
+      fr.upload?.touch(); // "no byte either way": a response in flow keeps a slow upload alive
       if (session) {
         if (!session.data(chunk)) c.pause();
         return;
@@ -293,6 +308,15 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
     earlyTimer.unref();
   }
   dispatch();
+  return {
+    abort(err) {
+      if (finished) return;
+      // Through the controller, so undici drops the upstream request (and its half-sent body)
+      // and the error takes the one path every failure takes (fail()).
+      if (controller) controller.abort(err);
+      else fail(err);
+    },
+  };
 }
 
 /** An error answer may echo a secret in a header too (a debug header with the rejected key). */
@@ -382,7 +406,13 @@ function abortSignalFor(res: { on(ev: 'close', cb: () => void): unknown; writabl
   return ac.signal;
 }
 
-/** Counts a chunked request body and fails it with 413 as soon as it passes the limit. */
+/**
+ * Counts a request body on its way upstream and fails it with 413 as soon as it passes the limit
+ * (a chunked or h2 body has no Content-Length to refuse up front). `onBytes` also sees each chunk
+ * (the upload guard's clock). undici gets this stream rather than the request itself: when the
+ * upstream request ends early undici destroys its body stream, and destroying the request would
+ * destroy the client socket before the relay could answer.
+ */
 export function limitBody(src: Readable, max: number, onExceeded: (err: RelayError) => void, onBytes?: (n: number) => void): Transform {
   let seen = 0;
   const t = new Transform({
@@ -399,6 +429,7 @@ export function limitBody(src: Readable, max: number, onExceeded: (err: RelayErr
     },
   });
   src.on('error', (e) => t.destroy(e));
+  t.on('error', () => {}); // reported through undici's request error or onExceeded, not here
   src.pipe(t);
   return t;
 }
