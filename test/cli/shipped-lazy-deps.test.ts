@@ -12,9 +12,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_BIN, startCli, type CliProcess, type CliResult } from '../helpers/cli.js';
+import { CLI_BIN, startCli, tscEntry, type CliProcess, type CliResult } from '../helpers/cli.js';
 import { checkRedis, freePort, startRedis, type TestRedis } from '../helpers/redis.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
 import { startSocksServer } from '../egress/servers.js';
@@ -23,15 +23,11 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const TSC_MAIN = path.join(ROOT, 'dist', 'cli', 'bin.js');
 const redis = checkRedis();
 
-/** The same lines as bin/ai-relay.js, pointed at the tsc output instead of the bundle. */
-const TSC_RUNNER = path.join(os.tmpdir(), `ai-relay-tsc-bin-${process.pid}.mjs`);
-writeFileSync(TSC_RUNNER, `const { main } = await import(${JSON.stringify(pathToFileURL(TSC_MAIN).href)});\nmain(process.argv).then((c) => { process.exitCode = c; });\n`);
-process.once('exit', () => rmSync(TSC_RUNNER, { force: true }));
 
 /** The artifacts npm users can end up running. */
 const ARTIFACTS: { name: string; argv: (args: string[]) => string[] }[] = [
   { name: 'npm bin (bundle)', argv: (args) => [CLI_BIN, ...args] },
-  { name: 'tsc output', argv: (args) => [TSC_RUNNER, ...args] },
+  { name: 'tsc output', argv: (args) => [tscEntry(), ...args] },
 ];
 
 function run(argv: string[], cwd: string): Promise<CliResult> {

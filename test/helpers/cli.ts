@@ -3,13 +3,39 @@
  * the real `npm run build` (test/global-build.ts runs it when dist/ is stale). Never a bundle made
  * differently for the tests (issue #15: such a bundle hid a broken `gen-cert`). Signals, exit
  * codes, stdout and stderr are the real thing.
+ *
+ * AI_RELAY_CLI picks another shipped artifact for the same tests: `tsc` (the tsc output that
+ * bin/ai-relay.js falls back to, dist/cli/bin.js) or the path of the single executable
+ * (test/binary/readme.test.ts runs the README's commands against both).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI_BIN = path.join(ROOT, 'bin', 'ai-relay.js');
+
+let tscRunner: string | undefined;
+/** The same lines as bin/ai-relay.js, pointed at the tsc output instead of the bundle. */
+export function tscEntry(): string {
+  if (tscRunner) return tscRunner;
+  const file = path.join(os.tmpdir(), `ai-relay-tsc-bin-${process.pid}.mjs`);
+  const main = pathToFileURL(path.join(ROOT, 'dist', 'cli', 'bin.js')).href;
+  writeFileSync(file, `const { main } = await import(${JSON.stringify(main)});\nmain(process.argv).then((c) => { process.exitCode = c; });\n`);
+  process.once('exit', () => rmSync(file, { force: true }));
+  return (tscRunner = file);
+}
+
+/** Command and leading arguments for the artifact under test (see the header). */
+function cliCommand(nodeArgs: string[]): [string, string[]] {
+  const which = process.env.AI_RELAY_CLI;
+  if (!which || which === 'bin') return [process.execPath, [...nodeArgs, CLI_BIN]];
+  if (which === 'tsc') return [process.execPath, [...nodeArgs, tscEntry()]];
+  // A single executable takes no node flags (it reads NODE_OPTIONS only for what SEAs allow).
+  return [path.resolve(ROOT, which), []];
+}
 
 export interface CliResult {
   code: number | null;
@@ -31,7 +57,8 @@ export async function startCli(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string | undefined>; /** node flags, e.g. --trace-gc */ nodeArgs?: string[] } = {},
 ): Promise<CliProcess> {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI_BIN, ...args], {
+  const [cmd, pre] = cliCommand(opts.nodeArgs ?? []);
+  const child = spawn(cmd, [...pre, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', FORCE_COLOR: '0', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
