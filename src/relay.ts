@@ -124,7 +124,8 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     },
     // A failing token source or a key pool with every key resting shows in readyPath per route;
     // it does not turn the whole relay unready (other routes still serve).
-    routeProblem: (r) => r.credentials?.problem(),
+    // So does a JWT client whose key set cannot be fetched (spec §11).
+    routeProblem: (r) => r.credentials?.problem() ?? r.auth.problem(),
   };
   const endpointsFor = (t: RouteTable) =>
     t.metricsPath ? new Map([[t.metricsPath, metricsEndpoint(metricsSource, () => state.table.config.server.metricsToken)]]) : undefined;
@@ -172,6 +173,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   }
   state.phase = 'ready';
   logBanner(log, loaded, table, listener.url);
+  warmKeySets(table);
   let current: ServerConfig = cfg.server;
 
   const applyReload = async (next: LoadedConfig | (() => LoadedConfig)) => {
@@ -215,6 +217,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     await startForward(loadedNext).catch((err: unknown) => log.error({ err: (err as Error).message }, 'forward proxy restart failed'));
     const old = state.table;
     state.table = fresh; // the swap: new requests use `fresh` from here on
+    warmKeySets(fresh);
     state.extraEndpoints = endpointsFor(fresh);
     current = { ...nextServer, host: current.host, port: current.port, tls: needRestart.includes('tls') ? current.tls : nextServer.tls };
     // Exchanges holding `old` keep its pools and limiters (refcounted) until they finish.
@@ -275,6 +278,14 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     },
   };
   return relay;
+}
+
+/**
+ * Fetch JWT issuers' key sets in the background once the relay serves: the first signed-in user
+ * does not wait for it, and /ready shows an issuer that cannot be reached right away.
+ */
+function warmKeySets(table: RouteTable): void {
+  for (const c of table.jwtClients.values()) c.keySet?.warm();
 }
 
 function closeAfterResponse(x: Exchange): void {

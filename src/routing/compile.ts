@@ -9,7 +9,8 @@ import type { RouteConfig } from '../config/schema.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { Redactor, stripCredentials } from '../log/redact.js';
-import { compileAuth } from '../policy/auth.js';
+import { compileAuth, type AuthClients } from '../policy/auth.js';
+import { createJwtClient, type JwtClient } from '../policy/jwt.js';
 import { compileCors } from '../policy/cors.js';
 import { createRateLimiter } from '../policy/rate-limit.js';
 import { compileTransforms } from '../transforms/index.js';
@@ -55,7 +56,27 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     else if (m.path[0] === 'server' || m.path[0] === 'log') problem(m.path, `variable ${m.name} is not set (needed to start the listener)`);
   }
   const tokens: Record<string, string> = {};
-  for (const [name, token] of Object.entries(config.clients)) if (!missingClients.has(name) && token) tokens[name] = token;
+  const jwtClients = new Map<string, JwtClient>();
+  // JWKS fetches leave through the top-level egress with the system CAs (spec §11).
+  const jwksPools: UpstreamPool[] = [];
+  for (const [name, client] of Object.entries(config.clients)) {
+    if (missingClients.has(name)) continue;
+    if (typeof client === 'string') {
+      if (client) tokens[name] = client;
+      continue;
+    }
+    try {
+      let dispatcher;
+      if (client.jwt.jwks) {
+        const pool = deps.pools.acquire({ origin: new URL(client.jwt.jwks).origin, tls: {}, tlsKey: '', egress: config.egress.proxy, connectTimeout: 5000, env: deps.env });
+        jwksPools.push(pool);
+        dispatcher = pool.dispatcher;
+      }
+      jwtClients.set(name, createJwtClient(name, client.jwt, { configDir: loaded.dir, ...(dispatcher ? { dispatcher } : {}) }));
+    } catch (err) {
+      problem(['clients', name, 'jwt', 'publicKey'], `client "${name}": ${(err as Error).message}`);
+    }
+  }
 
   const routes: CompiledRoute[] = [];
   const acquired: CompiledRoute[] = [];
@@ -66,7 +87,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     if (Array.isArray(rc.auth)) for (const c of rc.auth) for (const v of missingClients.get(c) ?? []) missing.add(v);
     if (!rc.egress?.proxy) for (const v of missingGlobalEgress) missing.add(v);
     try {
-      const r = await compileRoute(rc, name, missing.size ? [...missing] : undefined, loaded, deps, tokens, redactor);
+      const r = await compileRoute(rc, name, missing.size ? [...missing] : undefined, loaded, deps, { tokens, jwt: jwtClients }, redactor);
       routes.push(r);
       acquired.push(r);
     } catch (err) {
@@ -80,6 +101,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
       r.credentials?.close();
       await r.rateLimit?.limiter.close();
     }));
+    await Promise.all(jwksPools.map((p) => deps.pools.release(p)));
   };
   if (issues.length) {
     await dispose();
@@ -100,6 +122,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     maxBodySize: config.server.limits.maxBodySize,
     sendTimeout: config.server.limits.sendTimeout,
     trustProxy: config.server.trustProxy,
+    jwtClients,
     dispose,
   };
 }
@@ -110,7 +133,7 @@ async function compileRoute(
   disabled: string[] | undefined,
   loaded: LoadedConfig,
   deps: CompileDeps,
-  tokens: Record<string, string>,
+  clients: AuthClients,
   redactor: Redactor,
 ): Promise<CompiledRoute> {
   const up = new URL(rc.upstream);
@@ -171,7 +194,7 @@ async function compileRoute(
     stripPrefix: rc.stripPrefix,
     methods,
     allowHeader: methods ? [...methods].join(', ') : '',
-    auth: compileAuth(rc.auth, tokens),
+    auth: compileAuth(rc.auth, clients),
     cors: rc.cors ? compileCors(rc.cors, rc.methods) : undefined,
     rateLimit: rc.rateLimit ? { limiter: deps.limiters ? deps.limiters.acquire(name, rc.rateLimit, () => createRateLimiter(rc.rateLimit!, { route: name, log: deps.log })) : createRateLimiter(rc.rateLimit, { route: name, log: deps.log }), by: rc.rateLimit.by } : undefined,
     headerPlan: {
