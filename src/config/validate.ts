@@ -124,10 +124,10 @@ function checkJwtClient(name: string, j: JwtClientConfig, errors: Finding[], war
   const hmac = j.algorithms.filter((a) => a.startsWith('HS'));
   // Mixing HMAC with public-key algorithms is how alg confusion happens (RFC 8725 §3.1): a public
   // key used as an HMAC secret. Each key source therefore gets only the algorithms that fit it.
-  if (j.secret !== undefined && hmac.length !== j.algorithms.length) {
+  if (sources.length === 1 && j.secret !== undefined && hmac.length !== j.algorithms.length) {
     errors.push({ path: at('algorithms'), message: `JWT client "${name}": a secret verifies HS256/HS384/HS512 only (found ${j.algorithms.filter((a) => !a.startsWith('HS')).join(', ')})` });
   }
-  if (j.secret === undefined && sources.length && hmac.length) {
+  if (sources.length === 1 && j.secret === undefined && hmac.length) {
     errors.push({ path: at('algorithms'), message: `JWT client "${name}": ${hmac.join(', ')} needs \`secret\`; with ${sources[0]} list public-key algorithms (RS256, ES256, …)` });
   }
   if (j.jwks !== undefined && j.jwks !== '') {

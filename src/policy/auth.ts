@@ -9,7 +9,8 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { RelayError } from '../errors.js';
-import { invalidToken, looksLikeJwt, peekPayload, type JwtClient } from './jwt.js';
+import type { JwtClient } from './jwt.js';
+import { invalidToken, looksLikeJwt, peekPayload } from './jwt-token.js';
 
 export interface AuthResult {
   client: string;

@@ -24,7 +24,7 @@ import {
   type JWSHeaderParameters,
   type JSONWebKeySet,
 } from 'jose';
-import { fetch as undiciFetch, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 
 /** No key set: never fetched successfully, and fetching failed (or is cooling down after a failure). */
 export class KeySetUnavailable extends Error {
@@ -73,10 +73,10 @@ export function createRemoteKeySet(url: string, opts: RemoteKeySetOptions): Remo
   const fetchImpl = async (href: string, init: RequestInit): Promise<Response> => {
     fetches++;
     try {
-      const res = await undiciFetch(href, { ...(init as object), ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) } as Parameters<typeof undiciFetch>[1]);
+      const res = opts.dispatcher ? await viaDispatcher(opts.dispatcher, href, init) : await fetch(href, init);
       if (res.status !== 200) fail(`HTTP ${res.status}`);
       else lastError = undefined;
-      return res as unknown as Response;
+      return res;
     } catch (err) {
       fail(describeFetchError(err));
       throw err;
@@ -147,4 +147,35 @@ function describeFetchError(err: unknown): string {
   if (e?.name === 'JWKSTimeout' || e?.name === 'TimeoutError') return 'timed out';
   if (e?.cause?.code) return e.cause.code;
   return e?.cause?.message ?? e?.message ?? String(err);
+}
+
+/** A key set is a few kB; anything past this is not one (and is not held in memory). */
+const MAX_JWKS_BYTES = 1024 * 1024;
+
+/**
+ * GET through the relay's own dispatcher (its egress), answered as a web Response for jose. Not
+ * undici's fetch: the CLI bundle carries only undici's dispatcher core (scripts/build-cli-bundle.mjs).
+ * Redirects are not followed, as jose asks (`redirect: manual`).
+ */
+async function viaDispatcher(dispatcher: Dispatcher, href: string, init: RequestInit): Promise<Response> {
+  const u = new URL(href);
+  const headers: Record<string, string> = {};
+  new Headers(init.headers).forEach((v, k) => (headers[k] = v));
+  const signal = init.signal ?? undefined;
+  const res = await dispatcher.request({ origin: u.origin, path: u.pathname + u.search, method: 'GET', headers, ...(signal ? { signal } : {}) });
+  if (res.statusCode !== 200) {
+    res.body.resume();
+    return new Response(null, { status: res.statusCode >= 200 && res.statusCode <= 599 ? res.statusCode : 502 });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of res.body as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > MAX_JWKS_BYTES) {
+      res.body.destroy();
+      throw new Error(`key set larger than ${MAX_JWKS_BYTES} bytes`);
+    }
+    chunks.push(c);
+  }
+  return new Response(Buffer.concat(chunks), { status: 200, headers: { 'content-type': 'application/json' } });
 }

@@ -11,11 +11,11 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeJwt, jwtVerify, type JWTPayload } from 'jose';
+import { jwtVerify, type JWTPayload } from 'jose';
 import type { Dispatcher } from 'undici';
 import type { JwtClientConfig } from '../config/schema.js';
-import { formatDuration } from '../config/units.js';
 import { RelayError } from '../errors.js';
+import { invalidToken } from './jwt-token.js';
 import { createRemoteKeySet, KeySetUnavailable, type KeyResolver, type RemoteKeySet } from './jwks.js';
 
 export interface JwtClient {
@@ -25,9 +25,7 @@ export interface JwtClient {
   /** The remote key set (`jwks` clients only). */
   keySet: RemoteKeySet | undefined;
   /** The user claim's value, or the RelayError to answer (401 invalid_token, 503 auth_unavailable). */
-  verify(token: string, payload: JWTPayload): Promise<string | RelayError>;
-  /** One line for `check` and the startup banner: issuer, key source, algorithms, audience. */
-  describe(): string;
+  verify(token: string, payload: Record<string, unknown>): Promise<string | RelayError>;
 }
 
 export interface JwtClientDeps {
@@ -82,16 +80,7 @@ export function createJwtClient(name: string, cfg: JwtClientConfig, deps: JwtCli
       }
       return String(user);
     },
-    describe: () => describeJwtClient(name, cfg),
   };
-}
-
-/** One line for `check`: issuer, key source, algorithms, audience (never the secret). */
-export function describeJwtClient(name: string, cfg: JwtClientConfig): string {
-  const source = cfg.jwks ? `jwks ${cfg.jwks}` : cfg.secret !== undefined ? 'secret' : `publicKey ${cfg.publicKey}`;
-  const aud = Array.isArray(cfg.audience) ? cfg.audience.join('|') : cfg.audience;
-  const azp = cfg.authorizedParties?.length ? `, azp ${cfg.authorizedParties.join('|')}` : '';
-  return `${name}: iss ${cfg.issuer}, ${source}, alg ${cfg.algorithms.join('|')}, aud ${aud}${azp}, user claim ${cfg.user}, clock tolerance ${formatDuration(cfg.clockTolerance)}`;
 }
 
 function readPublicKey(file: string): KeyObject {
@@ -103,17 +92,10 @@ function readPublicKey(file: string): KeyObject {
   }
   try {
     // A certificate works too: createPublicKey takes the key out of it.
-    const k = createPublicKey(pem);
-    return k;
+    return createPublicKey(pem);
   } catch (err) {
     throw new Error(`publicKey ${file}: not a PEM public key or certificate (${(err as Error).message})`);
   }
-}
-
-export function invalidToken(reason: string): RelayError {
-  // RFC 6750 §3.1: a presented token that is no good is `invalid_token`; the reason goes in the
-  // body for the developer, never the token itself.
-  return new RelayError('unauthorized', `invalid token: ${reason}`, { headers: { 'www-authenticate': 'Bearer realm="ai-relay", error="invalid_token"' } });
 }
 
 /** jose's reasons, in words that help a developer and reveal nothing about the keys. */
@@ -135,21 +117,5 @@ function reasonOf(err: unknown): string {
       return 'several keys of the issuer match; the token needs a kid';
     default:
       return 'malformed or not verifiable';
-  }
-}
-
-/** Three base64url parts (the signature may be empty: `alg: none` tokens get a clear 401 too). */
-const JWT_SHAPE = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*$/;
-
-export function looksLikeJwt(token: string): boolean {
-  return token.length < 16_384 && JWT_SHAPE.test(token);
-}
-
-/** The unverified payload (to choose the issuer), or undefined when it does not decode. */
-export function peekPayload(token: string): JWTPayload | undefined {
-  try {
-    return decodeJwt(token);
-  } catch {
-    return undefined;
   }
 }

@@ -10,7 +10,7 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { Redactor, stripCredentials } from '../log/redact.js';
 import { compileAuth, type AuthClients } from '../policy/auth.js';
-import { createJwtClient, type JwtClient } from '../policy/jwt.js';
+import type { JwtClient } from '../policy/jwt.js';
 import { compileCors } from '../policy/cors.js';
 import { createRateLimiter } from '../policy/rate-limit.js';
 import { compileTransforms } from '../transforms/index.js';
@@ -59,6 +59,8 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
   const jwtClients = new Map<string, JwtClient>();
   // JWKS fetches leave through the top-level egress with the system CAs (spec §11).
   const jwksPools: UpstreamPool[] = [];
+  // jose is loaded only by configs that have JWT clients (startup cost of every other relay).
+  const jwtModule = Object.values(config.clients).some((c) => typeof c === 'object') ? await import('../policy/jwt.js') : undefined;
   for (const [name, client] of Object.entries(config.clients)) {
     if (missingClients.has(name)) continue;
     if (typeof client === 'string') {
@@ -72,7 +74,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
         jwksPools.push(pool);
         dispatcher = pool.dispatcher;
       }
-      jwtClients.set(name, createJwtClient(name, client.jwt, { configDir: loaded.dir, ...(dispatcher ? { dispatcher } : {}) }));
+      jwtClients.set(name, jwtModule!.createJwtClient(name, client.jwt, { configDir: loaded.dir, ...(dispatcher ? { dispatcher } : {}) }));
     } catch (err) {
       problem(['clients', name, 'jwt', 'publicKey'], `client "${name}": ${(err as Error).message}`);
     }
