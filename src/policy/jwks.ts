@@ -128,7 +128,17 @@ export function createRemoteKeySet(url: string, opts: RemoteKeySetOptions): Remo
         if (!local) throw unavailable();
         return local(header, token);
       }
-      return remote(header, token);
+      const before = failedAt;
+      try {
+        return await remote(header, token);
+      } catch (err) {
+        // jose refetched for an unknown kid and that fetch failed: the answer is what the cached
+        // set says (usually "no matching key", a 401), not the network error.
+        if (failedAt === before) throw err;
+        const local = cached();
+        if (!local) throw unavailable();
+        return local(header, token);
+      }
     },
     problem() {
       if (!cache.jwks) this.warm();

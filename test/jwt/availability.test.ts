@@ -102,6 +102,7 @@ describe('JWKS down at start', () => {
     // cached set does not know the kid) rather than 503, since a key set is cached.
     const r = await call(await token({ kid: 'unknown-1' }));
     expect(r.status).toBe(401);
+    expect(((await r.json()) as { error: { message: string } }).error.message).toContain('no key of the issuer matches');
     expect(issuer.fetches).toBe(before + 1);
     for (let i = 0; i < 5; i++) expect((await call(await token({ kid: `unknown-${i + 2}` }))).status).toBe(401);
     expect(issuer.fetches).toBe(before + 1);
