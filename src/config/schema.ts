@@ -71,8 +71,6 @@ const upstreamUrl = () =>
     }
   }, 'must be an http:// or https:// URL without query, fragment or credentials');
 
-// ---------- sections ----------
-
 // ---------- JWT clients (spec §11) ----------
 
 /**
@@ -97,13 +95,13 @@ const jwtAlgorithm = () =>
 
 export const jwtClientSchema = z
   .strictObject({
-    issuer: z.string().min(1).describe('The exact `iss` the tokens carry (Auth0 issuers end with `/`).'),
+    issuer: z.string().describe('The exact `iss` the tokens carry (Auth0 issuers end with `/`).'),
     jwks: z.string().optional().describe('URL of the issuer\'s JSON Web Key Set. Must be https://, except on loopback (127.0.0.1, ::1, localhost). Fetched through the top-level `egress` with the system CAs, cached, refetched for an unknown `kid` at most once per `cooldown`. Exactly one of `jwks`, `secret`, `publicKey`.'),
     secret: z.string().optional().describe('Shared HMAC secret (HS256/HS384/HS512 only), e.g. Supabase\'s legacy JWT secret. Treated as a secret (redacted everywhere).'),
     publicKey: z.string().optional().describe('PEM file with the issuer\'s public key (SPKI or certificate), relative to the config file.'),
     algorithms: z.array(jwtAlgorithm()).min(1).describe('The algorithms accepted from this issuer (e.g. [RS256] or [ES256, RS256]). `none` is never accepted; HMAC algorithms only with `secret`, and only HMAC with `secret`.'),
     audience: z
-      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .union([z.string(), z.array(z.string()).min(1)])
       .describe('The `aud` value(s) accepted. `none` skips the audience check; then list `authorizedParties` (`check` warns otherwise).'),
     authorizedParties: z.array(z.string().min(1)).optional().describe('When set, a token must carry an `azp` from this list (Clerk puts the site origin there).'),
     user: z.string().min(1).default('sub').describe('The claim that names the user (required in every token). The relay identifies a user by client name and this value together.'),
@@ -120,6 +118,7 @@ export const clientSchema = z
   .union([z.string(), z.strictObject({ jwt: jwtClientSchema })])
   .describe('A client: a shared relay token (a string), or `{ jwt: {…} }` for the users of a JWT issuer.');
 
+// ---------- sections ----------
 
 export const egressSchema = z
   .strictObject({

@@ -145,7 +145,11 @@ function checkJwtClient(name: string, j: JwtClientConfig, errors: Finding[], war
       if (u.username || u.password) errors.push({ path: at('jwks'), message: 'jwks must not carry credentials' });
     }
   }
+  // Emptiness is checked here, not in the schema: a `${VAR}` that is not set empties the value,
+  // and that must disable the routes using this client (load.ts), not fail the whole config.
+  if (j.issuer === '') errors.push({ path: at('issuer'), message: 'issuer must not be empty' });
   const aud = Array.isArray(j.audience) ? j.audience : [j.audience];
+  if (aud.includes('')) errors.push({ path: at('audience'), message: 'audience must not be empty (use `none` to skip the check)' });
   if (aud.includes('none') && aud.length > 1) errors.push({ path: at('audience'), message: '`none` cannot be combined with other audiences' });
   if (j.audience === 'none' && !j.authorizedParties?.length) {
     warnings.push({ path: at('audience'), message: `JWT client "${name}": audience none and no authorizedParties: a token the issuer signed for any other app of yours is accepted` });

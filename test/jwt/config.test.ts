@@ -112,7 +112,18 @@ describe('JWT client config errors (FILE:LINE:COL)', () => {
   });
 });
 
-describe('JWT client whose secret variable is unset', () => {
+describe('JWT client whose variables are unset', () => {
+  it('an unset issuer, audience or jwks variable disables the client instead of failing the config', () => {
+    const y = withJwt(`issuer: \${ISSUER}\njwks: \${JWKS_URL}\nalgorithms: [RS256]\naudience: \${AUD}`);
+    const loaded = parseConfigText(y, 'relay.yaml', { env: {} });
+    expect(loaded.missing.map((m) => m.name).sort()).toEqual(['AUD', 'ISSUER', 'JWKS_URL']);
+    expect(errorsOf(y.replace('${AUD}', '""'), { ISSUER: 'https://i.test', JWKS_URL: 'https://i.test/jwks' })).toEqual([
+      expect.stringMatching(/^relay\.yaml:7:17 .*audience must not be empty/),
+    ]);
+    expect(() => parseConfigText(y, 'relay.yaml', { env: {}, strict: true })).toThrow(/variable ISSUER is not set \(--strict\)/);
+  });
+
+
   it('disables the routes using it (503 route_disabled naming the variable), others serve', async () => {
     const relay = await startTestRelay(`clients:
   web: shared-token-0001
