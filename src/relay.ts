@@ -24,6 +24,7 @@ import { metricsEndpoint, type MetricsSource } from './metrics/endpoint.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics/relay-metrics.js';
 import { compileTable, type CompileDeps } from './routing/compile.js';
 import { LimiterRegistry } from './routing/limiter-registry.js';
+import { KeySetRegistry } from './routing/key-set-registry.js';
 import type { CompiledRoute, RouteTable } from './routing/table.js';
 import type { Exchange } from './server/context.js';
 import { createHandler, type RelayState } from './server/handle.js';
@@ -103,7 +104,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   const version = relayVersion();
   const metrics = createRelayMetrics({ version, inFlight: () => inFlight });
   const metricsSource = opts.metricsSource ? opts.metricsSource(metrics) : metrics;
-  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry(), metrics };
+  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry(), keySets: new KeySetRegistry(), metrics };
   const table = await compileTable(loaded, deps);
   const state: RelayState = {
     table,

@@ -12,7 +12,6 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { jwtVerify, type JWTPayload } from 'jose';
-import type { Dispatcher } from 'undici';
 import type { JwtClientConfig } from '../config/schema.js';
 import { RelayError } from '../errors.js';
 import { invalidToken } from './jwt-token.js';
@@ -31,13 +30,13 @@ export interface JwtClient {
 export interface JwtClientDeps {
   /** Directory that a relative `publicKey` path is resolved against. */
   configDir: string;
-  /** Dispatcher for the JWKS fetch (top-level egress). */
-  dispatcher?: Dispatcher;
+  /** The issuer's remote key set (`jwks` clients), shared across routes and reloads. */
+  keySet?: RemoteKeySet;
 }
 
 export function createJwtClient(name: string, cfg: JwtClientConfig, deps: JwtClientDeps): JwtClient {
   const audience = cfg.audience === 'none' ? undefined : cfg.audience;
-  const keySet = cfg.jwks ? createRemoteKeySet(cfg.jwks, { cooldown: cfg.cooldown, timeout: 5000, ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}) }) : undefined;
+  const keySet = cfg.jwks ? (deps.keySet ?? createRemoteKeySet(cfg.jwks, { cooldown: cfg.cooldown, timeout: 5000 })) : undefined;
   let key: KeyResolver | Uint8Array | KeyObject;
   if (keySet) key = keySet.getKey;
   else if (cfg.secret !== undefined) key = new TextEncoder().encode(cfg.secret);

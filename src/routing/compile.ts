@@ -23,6 +23,7 @@ import { normalisePrefix } from '../config/validate.js';
 import { buildUpstreamTls } from '../tls/upstream.js';
 import { collectSecrets } from './secrets.js';
 import type { LimiterRegistry } from './limiter-registry.js';
+import { KeySetRegistry, type KeySetHandle } from './key-set-registry.js';
 import type { MetricsSink } from '../metrics/types.js';
 import type { CompiledRoute, RouteTable } from './table.js';
 
@@ -34,6 +35,8 @@ export interface CompileDeps {
   redactor?: Redactor;
   /** Reused across reloads so rate-limit buckets survive when a route and its limit are unchanged. */
   limiters?: LimiterRegistry;
+  /** Reused across reloads so JWT issuers' key sets keep their cached keys and fetch schedule. */
+  keySets?: KeySetRegistry;
   /** Where transforms and credential sources report (src/metrics/types.ts); absent: not recorded. */
   metrics?: MetricsSink;
 }
@@ -57,24 +60,30 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
   }
   const tokens: Record<string, string> = {};
   const jwtClients = new Map<string, JwtClient>();
-  // JWKS fetches leave through the top-level egress with the system CAs (spec §11).
-  const jwksPools: UpstreamPool[] = [];
+  const keySets: KeySetHandle[] = [];
   // jose is loaded only by configs that have JWT clients (startup cost of every other relay).
-  const jwtModule = Object.values(config.clients).some((c) => typeof c === 'object') ? await import('../policy/jwt.js') : undefined;
+  const hasJwt = Object.values(config.clients).some((c) => typeof c === 'object');
+  const [jwtModule, jwksModule] = hasJwt ? await Promise.all([import('../policy/jwt.js'), import('../policy/jwks.js')]) : [];
   for (const [name, client] of Object.entries(config.clients)) {
     if (missingClients.has(name)) continue;
     if (typeof client === 'string') {
       if (client) tokens[name] = client;
       continue;
     }
+    const j = client.jwt;
+    let handle: KeySetHandle | undefined;
+    if (j.jwks) {
+      const url = j.jwks;
+      // JWKS fetches leave through the top-level egress with the system CAs (spec §11).
+      const create = () => {
+        const pool = deps.pools.acquire({ origin: new URL(url).origin, tls: {}, tlsKey: '', egress: config.egress.proxy, connectTimeout: 5000, env: deps.env });
+        return { keySet: jwksModule!.createRemoteKeySet(url, { cooldown: j.cooldown, timeout: 5000, dispatcher: pool.dispatcher }), close: () => deps.pools.release(pool) };
+      };
+      handle = (deps.keySets ?? new KeySetRegistry()).acquire(`${url}\u0000${j.cooldown}\u0000${config.egress.proxy}`, create);
+      keySets.push(handle);
+    }
     try {
-      let dispatcher;
-      if (client.jwt.jwks) {
-        const pool = deps.pools.acquire({ origin: new URL(client.jwt.jwks).origin, tls: {}, tlsKey: '', egress: config.egress.proxy, connectTimeout: 5000, env: deps.env });
-        jwksPools.push(pool);
-        dispatcher = pool.dispatcher;
-      }
-      jwtClients.set(name, jwtModule!.createJwtClient(name, client.jwt, { configDir: loaded.dir, ...(dispatcher ? { dispatcher } : {}) }));
+      jwtClients.set(name, jwtModule!.createJwtClient(name, j, { configDir: loaded.dir, ...(handle ? { keySet: handle.keySet } : {}) }));
     } catch (err) {
       problem(['clients', name, 'jwt', 'publicKey'], `client "${name}": ${(err as Error).message}`);
     }
@@ -103,7 +112,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
       r.credentials?.close();
       await r.rateLimit?.limiter.close();
     }));
-    await Promise.all(jwksPools.map((p) => deps.pools.release(p)));
+    await Promise.all(keySets.map((k) => k.release()));
   };
   if (issues.length) {
     await dispose();

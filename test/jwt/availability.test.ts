@@ -4,6 +4,7 @@
  * from the cached set when the issuer goes down later, and say so in /ready.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../src/config/load.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
 import { now, startIssuer, type FakeIssuer } from './issuer.js';
@@ -28,7 +29,10 @@ async function readyRoute(): Promise<{ name: string; state: string; problem?: st
 beforeAll(async () => {
   issuer = await startIssuer({ mode: 'error' });
   upstream = await startUpstream();
-  relay = await startTestRelay(`clients:
+  relay = await startTestRelay(yaml());
+});
+
+const yaml = (extraRoute = '') => `clients:
   site:
     jwt:
       issuer: ${ISS}
@@ -45,8 +49,7 @@ routes:
     prefix: /other
     upstream: ${upstream.url}
     auth: none
-`);
-});
+${extraRoute}`;
 
 afterAll(async () => {
   await relay?.close();
@@ -111,5 +114,13 @@ describe('JWKS down at start', () => {
     const route = await readyRoute();
     expect(route.state).toBe('failing');
     expect(route.problem).toContain('serving the keys fetched before');
+
+    // A reload while the issuer is down keeps the cached keys (the key set outlives the table).
+    const fetches = issuer.fetches;
+    await relay.relay.reload(parseConfigText(yaml(`  - name: added\n    prefix: /added\n    upstream: ${upstream.url}\n    auth: [site]\n`), 'test.yaml', { env: {} }));
+    expect(relay.relay.table().routes.map((r) => r.name)).toContain('added');
+    expect((await call(await token())).status).toBe(200);
+    expect((await fetch(`${relay.url}/added/x`, { headers: { authorization: `Bearer ${await token()}` } })).status).toBe(200);
+    expect(issuer.fetches).toBe(fetches);
   });
 });
