@@ -130,6 +130,10 @@ function checkJwtClient(name: string, j: JwtClientConfig, errors: Finding[], war
   if (sources.length === 1 && j.secret === undefined && hmac.length) {
     errors.push({ path: at('algorithms'), message: `JWT client "${name}": ${hmac.join(', ')} needs \`secret\`; with ${sources[0]} list public-key algorithms (RS256, ES256, …)` });
   }
+  // RFC 7518 §3.2: an HMAC key shorter than the hash can be guessed offline from one token.
+  if (j.secret && Buffer.byteLength(j.secret) < 32) {
+    warnings.push({ path: at('secret'), message: `JWT client "${name}": the secret is shorter than 32 bytes; anyone holding one token can try to guess it offline` });
+  }
   if (j.jwks !== undefined && j.jwks !== '') {
     let u: URL | undefined;
     try {

@@ -103,6 +103,14 @@ describe('JWT client config errors (FILE:LINE:COL)', () => {
     expect(listed.warnings).toEqual([]);
   });
 
+  it('a short HMAC secret is a warning', () => {
+    const hs = (secret: string) => withJwt(`issuer: https://x.supabase.co/auth/v1\nsecret: ${secret}\nalgorithms: [HS256]\naudience: authenticated`);
+    expect(parseConfigText(hs('short-secret'), 'relay.yaml', { env: {} }).warnings.map((w) => `${w.line}:${w.col} ${w.message}`)).toEqual([
+      expect.stringMatching(/^5:15 .*shorter than 32 bytes/),
+    ]);
+    expect(parseConfigText(hs('x'.repeat(32)), 'relay.yaml', { env: {} }).warnings).toEqual([]);
+  });
+
   it('rateLimit.by accepts user, keyed by client and user together', () => {
     const y = withJwt(BASE) + '    rateLimit: { requests: 5, per: 1m, by: user }\n';
     expect(parseConfigText(y, 'relay.yaml', { env: {} }).config.routes[0]!.rateLimit!.by).toBe('user');

@@ -8,7 +8,7 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type J
 
 export interface IssuerKey {
   kid: string;
-  alg: 'RS256' | 'ES256';
+  alg: string;
   privateKey: CryptoKey;
   publicKey: CryptoKey;
   jwk: JWK;

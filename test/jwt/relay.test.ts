@@ -191,7 +191,7 @@ describe('refused tokens: 401 invalid_token', () => {
 
   it('an algorithm the relay does not list for the issuer (PS256), even with a published key', async () => {
     const { privateKey, publicKey } = await generateKeyPair('PS256', { extractable: true });
-    issuer.keys.push({ kid: 'ps', alg: 'RS256', privateKey, publicKey, jwk: { ...(await exportJWK(publicKey)), kid: 'ps', alg: 'PS256' } });
+    issuer.keys.push({ kid: 'ps', alg: 'PS256', privateKey, publicKey, jwk: { ...(await exportJWK(publicKey)), kid: 'ps', alg: 'PS256' } });
     const token = await new SignJWT(good()).setProtectedHeader({ alg: 'PS256', kid: 'ps' }).sign(privateKey);
     const e = await expectInvalid(token);
     expect(e.message).toContain('algorithm');
