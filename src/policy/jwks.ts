@@ -44,7 +44,7 @@ export interface RemoteKeySet {
   getKey: KeyResolver;
   /** Why the key set cannot be fetched right now (undefined while the last fetch worked). */
   problem(): string | undefined;
-  /** Fetch in the background when nothing is cached and the cooldown allows (startup, /ready). */
+  /** Fetch in the background when nothing good is cached and the cooldown allows (startup, /ready). */
   warm(): void;
   /** Fetch attempts so far (tests, diagnostics). */
   readonly fetches: number;
@@ -105,14 +105,17 @@ export function createRemoteKeySet(url: string, opts: RemoteKeySetOptions): Remo
   };
 
   /** Refresh when jose would; a failure is remembered (and not retried within the cooldown). */
-  const refresh = async (): Promise<void> => {
-    if (remote.fresh || coolingAfterFailure()) return;
+  const reload = async (): Promise<void> => {
     try {
       await remote.reload();
     } catch (err) {
       // Errors after the response (invalid JSON, not a key set) never passed through fetchImpl's catch.
       if (!coolingAfterFailure() || lastError === undefined) fail(describeFetchError(err));
     }
+  };
+  const refresh = async (): Promise<void> => {
+    if (remote.fresh || coolingAfterFailure()) return;
+    await reload();
   };
 
   return {
@@ -141,13 +144,16 @@ export function createRemoteKeySet(url: string, opts: RemoteKeySetOptions): Remo
       }
     },
     problem() {
-      if (!cache.jwks) this.warm();
+      this.warm();
       if (lastError === undefined) return undefined;
       return `JWKS ${url}: ${lastError}${cache.jwks ? ' (serving the keys fetched before)' : ''}`;
     },
     warm() {
-      if (cache.jwks || remote.reloading || coolingAfterFailure()) return;
-      void refresh();
+      // Nothing to do while a good set is cached; otherwise (never fetched, or the last fetch
+      // failed) try again in the background, once per cooldown however often /ready is read, so
+      // readiness notices an issuer that came back without waiting for a user's request.
+      if ((cache.jwks && lastError === undefined) || remote.reloading || coolingAfterFailure()) return;
+      void reload();
     },
   };
 }

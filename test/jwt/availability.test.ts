@@ -122,5 +122,16 @@ describe('JWKS down at start', () => {
     expect((await call(await token())).status).toBe(200);
     expect((await fetch(`${relay.url}/added/x`, { headers: { authorization: `Bearer ${await token()}` } })).status).toBe(200);
     expect(issuer.fetches).toBe(fetches);
+
+    // The issuer comes back: /ready notices by itself (one fetch per cooldown, however often read).
+    issuer.mode = 'up';
+    await sleep(COOLDOWN + 100);
+    let state = (await readyRoute()).state;
+    for (let i = 0; i < 50 && state !== 'ok'; i++) {
+      await sleep(10);
+      state = (await readyRoute()).state;
+    }
+    expect(state).toBe('ok');
+    expect(issuer.fetches).toBe(fetches + 1);
   });
 });
