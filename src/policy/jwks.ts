@@ -104,7 +104,7 @@ export function createRemoteKeySet(url: string, opts: RemoteKeySetOptions): Remo
     return stale.resolve;
   };
 
-  /** Refresh when jose would; a failure is remembered (and not retried within the cooldown). */
+  /** One fetch (shared with any in flight); a failure is remembered, never thrown. */
   const reload = async (): Promise<void> => {
     try {
       await remote.reload();
@@ -113,9 +113,20 @@ export function createRemoteKeySet(url: string, opts: RemoteKeySetOptions): Remo
       if (!coolingAfterFailure() || lastError === undefined) fail(describeFetchError(err));
     }
   };
+  /** Refresh when jose would, except within the cooldown after a failure. */
   const refresh = async (): Promise<void> => {
     if (remote.fresh || coolingAfterFailure()) return;
     await reload();
+  };
+
+  /**
+   * Nothing to do while a good set is cached; otherwise (never fetched, or the last fetch failed)
+   * fetch in the background, once per cooldown however often /ready is read, so readiness notices
+   * an issuer that came back without waiting for a user's request.
+   */
+  const warm = (): void => {
+    if ((cache.jwks && lastError === undefined) || remote.reloading || coolingAfterFailure()) return;
+    void reload();
   };
 
   return {
@@ -144,17 +155,11 @@ export function createRemoteKeySet(url: string, opts: RemoteKeySetOptions): Remo
       }
     },
     problem() {
-      this.warm();
+      warm();
       if (lastError === undefined) return undefined;
       return `JWKS ${url}: ${lastError}${cache.jwks ? ' (serving the keys fetched before)' : ''}`;
     },
-    warm() {
-      // Nothing to do while a good set is cached; otherwise (never fetched, or the last fetch
-      // failed) try again in the background, once per cooldown however often /ready is read, so
-      // readiness notices an issuer that came back without waiting for a user's request.
-      if ((cache.jwks && lastError === undefined) || remote.reloading || coolingAfterFailure()) return;
-      void reload();
-    },
+    warm,
   };
 }
 
