@@ -262,7 +262,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
           const now = performance.now();
           for (const x of inFlight) {
             x.outcome = `cut: shutdown grace of ${grace}ms passed`;
-            log.warn({ req_id: x.requestId, method: x.method, path: x.path, route: x.route?.name, client: x.client, dur_ms: Math.round(now - x.start) }, 'exchange cut: the shutdown grace passed');
+            log.warn({ req_id: x.requestId, method: x.method, path: x.path, route: x.route?.name, client: x.client, user: x.user, dur_ms: Math.round(now - x.start) }, 'exchange cut: the shutdown grace passed');
           }
           log.warn({ active: state.active }, `shutdown grace of ${grace}ms passed; cutting ${state.active} exchange(s)`);
         }
