@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   upstream_error: 502,
   route_disabled: 503,
   overloaded: 503,
+  auth_unavailable: 503,
   upstream_timeout: 504,
   internal_error: 500,
 } as const;

@@ -24,6 +24,7 @@ import { metricsEndpoint, type MetricsSource } from './metrics/endpoint.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics/relay-metrics.js';
 import { compileTable, type CompileDeps } from './routing/compile.js';
 import { LimiterRegistry } from './routing/limiter-registry.js';
+import { KeySetRegistry } from './routing/key-set-registry.js';
 import type { CompiledRoute, RouteTable } from './routing/table.js';
 import type { Exchange } from './server/context.js';
 import { createHandler, type RelayState } from './server/handle.js';
@@ -103,7 +104,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   const version = relayVersion();
   const metrics = createRelayMetrics({ version, inFlight: () => inFlight });
   const metricsSource = opts.metricsSource ? opts.metricsSource(metrics) : metrics;
-  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry(), metrics };
+  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry(), keySets: new KeySetRegistry(), metrics };
   const table = await compileTable(loaded, deps);
   const state: RelayState = {
     table,
@@ -124,7 +125,8 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     },
     // A failing token source or a key pool with every key resting shows in readyPath per route;
     // it does not turn the whole relay unready (other routes still serve).
-    routeProblem: (r) => r.credentials?.problem(),
+    // So does a JWT client whose key set cannot be fetched (spec §11).
+    routeProblem: (r) => r.credentials?.problem() ?? r.auth.problem(),
   };
   const endpointsFor = (t: RouteTable) =>
     t.metricsPath ? new Map([[t.metricsPath, metricsEndpoint(metricsSource, () => state.table.config.server.metricsToken)]]) : undefined;
@@ -172,6 +174,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   }
   state.phase = 'ready';
   logBanner(log, loaded, table, listener.url);
+  warmKeySets(table);
   let current: ServerConfig = cfg.server;
 
   const applyReload = async (next: LoadedConfig | (() => LoadedConfig)) => {
@@ -215,6 +218,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     await startForward(loadedNext).catch((err: unknown) => log.error({ err: (err as Error).message }, 'forward proxy restart failed'));
     const old = state.table;
     state.table = fresh; // the swap: new requests use `fresh` from here on
+    warmKeySets(fresh);
     state.extraEndpoints = endpointsFor(fresh);
     current = { ...nextServer, host: current.host, port: current.port, tls: needRestart.includes('tls') ? current.tls : nextServer.tls };
     // Exchanges holding `old` keep its pools and limiters (refcounted) until they finish.
@@ -258,7 +262,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
           const now = performance.now();
           for (const x of inFlight) {
             x.outcome = `cut: shutdown grace of ${grace}ms passed`;
-            log.warn({ req_id: x.requestId, method: x.method, path: x.path, route: x.route?.name, client: x.client, dur_ms: Math.round(now - x.start) }, 'exchange cut: the shutdown grace passed');
+            log.warn({ req_id: x.requestId, method: x.method, path: x.path, route: x.route?.name, client: x.client, user: x.user, dur_ms: Math.round(now - x.start) }, 'exchange cut: the shutdown grace passed');
           }
           log.warn({ active: state.active }, `shutdown grace of ${grace}ms passed; cutting ${state.active} exchange(s)`);
         }
@@ -275,6 +279,14 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     },
   };
   return relay;
+}
+
+/**
+ * Fetch JWT issuers' key sets in the background once the relay serves: the first signed-in user
+ * does not wait for it, and /ready shows an issuer that cannot be reached right away.
+ */
+function warmKeySets(table: RouteTable): void {
+  for (const c of table.jwtClients.values()) c.keySet?.warm();
 }
 
 function closeAfterResponse(x: Exchange): void {

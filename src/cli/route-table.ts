@@ -4,6 +4,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { formatDuration } from '../config/units.js';
 import { stripCredentials } from '../log/redact.js';
 import { describeEgress } from '../upstream/egress.js';
+import type { JwtClientConfig } from '../config/schema.js';
 
 function safeDescribe(proxy: string, upstream: string, env: Record<string, string | undefined>): string {
   try {
@@ -44,6 +45,24 @@ export function describeRoutes(loaded: LoadedConfig, env: Record<string, string 
     return i === 0 ? chalk.bold(line) : line;
   });
   const head = `listen ${c.server.tls ? 'https' : 'http'}://${c.server.host}:${c.server.port}  base paths ${c.server.basePaths.join(', ')}\n`;
+  // JWT clients per route (spec §11): who signs the tokens each route accepts.
+  const jwt: string[] = [];
+  c.routes.forEach((r) => {
+    if (r.auth === 'none') return;
+    for (const name of r.auth) {
+      const client = c.clients[name];
+      if (client && typeof client === 'object') jwt.push(`  ${r.name ?? r.prefix} ← ${describeJwtClient(name, client.jwt)}`);
+    }
+  });
+  const jwtBlock = jwt.length ? `${chalk.bold('JWT clients')}\n${jwt.join('\n')}\n` : '';
   const fp = c.forwardProxy ? `forward proxy on ${c.forwardProxy.host}:${c.forwardProxy.port} allowing ${c.forwardProxy.allow.join(', ')}\n` : '';
-  return head + lines.join('\n') + '\n' + fp;
+  return head + lines.join('\n') + '\n' + jwtBlock + fp;
+}
+
+/** One line per JWT client: issuer, key source, algorithms, audience (never the secret). */
+export function describeJwtClient(name: string, cfg: JwtClientConfig): string {
+  const source = cfg.jwks ? `jwks ${cfg.jwks}` : cfg.secret !== undefined ? 'secret' : `publicKey ${cfg.publicKey}`;
+  const aud = Array.isArray(cfg.audience) ? cfg.audience.join('|') : cfg.audience;
+  const azp = cfg.authorizedParties?.length ? `, azp ${cfg.authorizedParties.join('|')}` : '';
+  return `${name}: iss ${cfg.issuer}, ${source}, alg ${cfg.algorithms.join('|')}, aud ${aud}${azp}, user claim ${cfg.user}, clock tolerance ${formatDuration(cfg.clockTolerance)}`;
 }

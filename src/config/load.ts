@@ -114,7 +114,7 @@ export function parseConfigText(
 
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    for (const iss of result.error.issues) {
+    for (const iss of result.error.issues.flatMap((i) => expandClientUnion(i, raw))) {
       const p = iss.path as ConfigPath;
       // A value emptied by a missing variable belongs to a disabled route; its schema errors are
       // noise unless --strict asked for every variable to be present.
@@ -186,8 +186,9 @@ function finish(
 ): LoadedConfig {
   const found = crossValidate(config);
   // Findings inside a route that misses a variable belong to a disabled route (fail closed, 503).
+  // Likewise a client whose variable is missing (a JWT secret) only disables the routes using it.
   const inDisabled = (p: ConfigPath) =>
-    !opts.strict && p[0] === 'routes' && missing.some((m) => m.path[0] === 'routes' && m.path[1] === p[1]);
+    !opts.strict && (p[0] === 'routes' || p[0] === 'clients') && missing.some((m) => m.path[0] === p[0] && m.path[1] === p[1]);
   const errors = found.errors.filter((f) => !inDisabled(f.path));
   const warnings = found.warnings;
   const toIssue = (f: { path: ConfigPath; message: string }) => ({ file: displayFile, ...positionOf(f.path), message: f.message });
@@ -218,6 +219,21 @@ function walkInterpolate(node: Node | null, p: ConfigPath, fn: (n: Node & { valu
   } else if (isScalar(node) && typeof node.value === 'string') {
     fn(node as Node & { value: unknown }, p);
   }
+}
+
+/**
+ * A client is a string or `{ jwt: {…} }`; zod reports a bad JWT client as one union issue. When
+ * the YAML value is a mapping, the object variant is the one meant: report its own issues (with
+ * their exact paths, so unknown keys get "did you mean" and positions point at the key).
+ */
+function expandClientUnion(iss: z.core.$ZodIssue, raw: unknown): z.core.$ZodIssue[] {
+  const p = iss.path as ConfigPath;
+  if (iss.code !== 'invalid_union' || p[0] !== 'clients' || p.length !== 2) return [iss];
+  const v = valueAt(raw, p);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return [iss];
+  const objectIssues = iss.errors.find((errs) => !errs.some((e) => e.path.length === 0 && e.code === 'invalid_type'));
+  if (!objectIssues?.length) return [iss];
+  return objectIssues.map((e) => ({ ...e, path: [...p, ...e.path] }) as z.core.$ZodIssue);
 }
 
 function valueAt(root: unknown, p: ConfigPath): unknown {
@@ -297,6 +313,9 @@ function describeIssue(
 function unionMessage(p: ConfigPath): string {
   if (p[0] === 'routes' && p[2] === 'transforms') return 'a transform is `png-to-jpeg: {…}` or `module: ./file.mjs` (with optional options/timeout)';
   if (p[0] === 'routes' && p[2] === 'auth') return 'auth is `none` or a list of client names from `clients`';
+  if (p[0] === 'clients' && p.length === 2) return 'a client is a token string or `jwt: {…}` (docs/identity.md)';
+  if (p[0] === 'clients' && p[3] === 'claims') return 'a claim value is a string, a number or true/false';
+  if (p[0] === 'clients' && p[3] === 'audience') return 'audience is a string, a list of strings, or `none`';
   return 'invalid value';
 }
 

@@ -71,6 +71,53 @@ const upstreamUrl = () =>
     }
   }, 'must be an http:// or https:// URL without query, fragment or credentials');
 
+// ---------- JWT clients (spec §11) ----------
+
+/**
+ * JWS algorithms a JWT client may list. `none` is absent on purpose (and refused with its own
+ * message): an unsigned token proves nothing.
+ */
+export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+const jwtAlgorithm = () =>
+  z.string().transform((v, ctx) => {
+    if (v.trim().toLowerCase() === 'none') {
+      ctx.addIssue({ code: 'custom', message: 'algorithm `none` is never accepted (an unsigned token proves nothing)' });
+      return z.NEVER;
+    }
+    if (!(JWT_ALGORITHMS as readonly string[]).includes(v)) {
+      ctx.addIssue({ code: 'custom', message: `unsupported algorithm ${JSON.stringify(v)} (use ${JWT_ALGORITHMS.join(', ')})` });
+      return z.NEVER;
+    }
+    return v as JwtAlgorithm;
+  });
+
+export const jwtClientSchema = z
+  .strictObject({
+    issuer: z.string().describe('The exact `iss` the tokens carry (Auth0 issuers end with `/`).'),
+    jwks: z.string().optional().describe('URL of the issuer\'s JSON Web Key Set. Must be https://, except on loopback (127.0.0.1, ::1, localhost). Fetched through the top-level `egress` with the system CAs, cached, refetched for an unknown `kid` at most once per `cooldown`. Exactly one of `jwks`, `secret`, `publicKey`.'),
+    secret: z.string().optional().describe('Shared HMAC secret (HS256/HS384/HS512 only), e.g. Supabase\'s legacy JWT secret. Treated as a secret (redacted everywhere).'),
+    publicKey: z.string().optional().describe('PEM file with the issuer\'s public key (SPKI or certificate), relative to the config file.'),
+    algorithms: z.array(jwtAlgorithm()).min(1).describe('The algorithms accepted from this issuer (e.g. [RS256] or [ES256, RS256]). `none` is never accepted; HMAC algorithms only with `secret`, and only HMAC with `secret`.'),
+    audience: z
+      .union([z.string(), z.array(z.string()).min(1)])
+      .describe('The `aud` value(s) accepted. `none` skips the audience check; then list `authorizedParties` (`check` warns otherwise).'),
+    authorizedParties: z.array(z.string().min(1)).optional().describe('When set, a token must carry an `azp` from this list (Clerk puts the site origin there).'),
+    user: z.string().min(1).default('sub').describe('The claim that names the user (required in every token). The relay identifies a user by client name and this value together.'),
+    clockTolerance: duration().prefault('30s').describe('Leeway for `exp`, `nbf` and `iat` against clock skew.'),
+    claims: z
+      .record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]))
+      .optional()
+      .describe('Claims that must be present and equal these values, e.g. `{ email_verified: true }`.'),
+    cooldown: duration().prefault('30s').describe('`jwks` only: the least time between two fetches of the key set, both for an unknown `kid` and for retrying after a failed fetch.'),
+  })
+  .describe('A JWT issuer: every signed-in user of a site whose tokens it signs (spec §11).');
+
+export const clientSchema = z
+  .union([z.string(), z.strictObject({ jwt: jwtClientSchema })])
+  .describe('A client: a shared relay token (a string), or `{ jwt: {…} }` for the users of a JWT issuer.');
+
 // ---------- sections ----------
 
 export const egressSchema = z
@@ -111,7 +158,10 @@ export const rateLimitSchema = z
   .strictObject({
     requests: int(1, 1e9).describe('Bucket size: requests allowed per `per`.'),
     per: duration().refine((ms) => ms > 0, 'must be longer than 0').describe('Refill period for the whole bucket.'),
-    by: z.enum(['client', 'ip']).default('client').describe('Key the bucket by relay client name (falls back to IP on open routes) or by client IP.'),
+    by: z
+      .enum(['client', 'ip', 'user'])
+      .default('client')
+      .describe('Key the bucket by relay client name (falls back to IP on open routes), by client IP, or by `user`: the verified user of a JWT client, keyed by client name and user together (falls back to the IP when the request has no user: shared tokens, open routes).'),
     store: z
       .string()
       .regex(/^(memory|rediss?:\/\/.+)$/, 'must be `memory` or a redis://host:port URL')
@@ -273,7 +323,10 @@ export const configSchema = z
   .strictObject({
     server: serverSchema.prefault({}),
     log: logSchema.prefault({}),
-    clients: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'client names use letters, digits, `.`, `_`, `-`'), z.string()).default({}).describe('Relay tokens that callers present, by client name.'),
+    clients: z
+      .record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'client names use letters, digits, `.`, `_`, `-`'), clientSchema)
+      .default({})
+      .describe('Callers, by client name: a shared relay token, or `{ jwt: {…} }` for the signed-in users of a JWT issuer (docs/identity.md).'),
     egress: egressSchema.prefault({}),
     routes: z.array(routeSchema).default([]).describe('The route table.'),
     forwardProxy: forwardProxySchema.optional(),
@@ -292,3 +345,5 @@ export type UpstreamTlsConfig = z.output<typeof upstreamTlsSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type ForwardProxyConfig = z.output<typeof forwardProxySchema>;
 export type LogConfig = z.output<typeof logSchema>;
+export type JwtClientConfig = z.output<typeof jwtClientSchema>;
+export type ClientConfig = z.output<typeof clientSchema>;

@@ -2,7 +2,7 @@
  * Checks that span several fields (the schema checks one field at a time). Each finding names
  * the config path it is about, so load.ts can point at the YAML line.
  */
-import type { RelayConfig } from './schema.js';
+import type { JwtClientConfig, RelayConfig } from './schema.js';
 import { parseProxyUrl } from '../upstream/egress-url.js';
 
 export interface Finding {
@@ -84,6 +84,15 @@ export function crossValidate(cfg: RelayConfig): { errors: Finding[]; warnings: 
   checkEgress(cfg.egress.proxy, ['egress', 'proxy']);
   cfg.routes.forEach((r, i) => checkEgress(r.egress?.proxy, ['routes', i, 'egress', 'proxy']));
 
+  for (const [name, c] of Object.entries(cfg.clients)) {
+    if (typeof c !== 'string') checkJwtClient(name, c.jwt, errors, warnings);
+  }
+  cfg.routes.forEach((r, i) => {
+    if (r.rateLimit?.by === 'user' && (r.auth === 'none' || !r.auth.some((c) => typeof cfg.clients[c] === 'object'))) {
+      warnings.push({ path: ['routes', i, 'rateLimit', 'by'], message: `route "${r.name ?? r.prefix}": rateLimit.by user needs a JWT client in auth; without one every request is keyed by IP` });
+    }
+  });
+
   const bases = new Set<string>();
   cfg.server.basePaths.forEach((b, i) => {
     const n = normalisePrefix(b);
@@ -102,6 +111,53 @@ export function crossValidate(cfg: RelayConfig): { errors: Finding[]; warnings: 
     }
   }
   return { errors, warnings };
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** A JWT client (spec §11): one key source, algorithms that fit it, a JWKS URL that is safe to fetch. */
+function checkJwtClient(name: string, j: JwtClientConfig, errors: Finding[], warnings: Finding[]): void {
+  const at = (...p: string[]) => ['clients', name, 'jwt', ...p];
+  const sources = (['jwks', 'secret', 'publicKey'] as const).filter((k) => j[k] !== undefined);
+  if (sources.length === 0) errors.push({ path: at(), message: `JWT client "${name}" needs exactly one of jwks, secret, publicKey` });
+  if (sources.length > 1) errors.push({ path: at(sources[1]!), message: `JWT client "${name}" has ${sources.join(' and ')}: use exactly one key source (one issuer, one kind of key)` });
+  const hmac = j.algorithms.filter((a) => a.startsWith('HS'));
+  // Mixing HMAC with public-key algorithms is how alg confusion happens (RFC 8725 §3.1): a public
+  // key used as an HMAC secret. Each key source therefore gets only the algorithms that fit it.
+  if (sources.length === 1 && j.secret !== undefined && hmac.length !== j.algorithms.length) {
+    errors.push({ path: at('algorithms'), message: `JWT client "${name}": a secret verifies HS256/HS384/HS512 only (found ${j.algorithms.filter((a) => !a.startsWith('HS')).join(', ')})` });
+  }
+  if (sources.length === 1 && j.secret === undefined && hmac.length) {
+    errors.push({ path: at('algorithms'), message: `JWT client "${name}": ${hmac.join(', ')} needs \`secret\`; with ${sources[0]} list public-key algorithms (RS256, ES256, …)` });
+  }
+  // RFC 7518 §3.2: an HMAC key shorter than the hash can be guessed offline from one token.
+  if (j.secret && Buffer.byteLength(j.secret) < 32) {
+    warnings.push({ path: at('secret'), message: `JWT client "${name}": the secret is shorter than 32 bytes; anyone holding one token can try to guess it offline` });
+  }
+  if (j.jwks !== undefined && j.jwks !== '') {
+    let u: URL | undefined;
+    try {
+      u = new URL(j.jwks);
+    } catch {
+      errors.push({ path: at('jwks'), message: `jwks ${JSON.stringify(j.jwks)} is not a URL` });
+    }
+    if (u) {
+      const loopback = LOOPBACK_HOSTS.has(u.hostname);
+      if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) {
+        errors.push({ path: at('jwks'), message: `jwks must be an https:// URL (plain http only on 127.0.0.1, ::1, localhost): anyone on the path could swap the keys` });
+      }
+      if (u.username || u.password) errors.push({ path: at('jwks'), message: 'jwks must not carry credentials' });
+    }
+  }
+  // Emptiness is checked here, not in the schema: a `${VAR}` that is not set empties the value,
+  // and that must disable the routes using this client (load.ts), not fail the whole config.
+  if (j.issuer === '') errors.push({ path: at('issuer'), message: 'issuer must not be empty' });
+  const aud = Array.isArray(j.audience) ? j.audience : [j.audience];
+  if (aud.includes('')) errors.push({ path: at('audience'), message: 'audience must not be empty (use `none` to skip the check)' });
+  if (aud.includes('none') && aud.length > 1) errors.push({ path: at('audience'), message: '`none` cannot be combined with other audiences' });
+  if (j.audience === 'none' && !j.authorizedParties?.length) {
+    warnings.push({ path: at('audience'), message: `JWT client "${name}": audience none and no authorizedParties: a token the issuer signed for any other app of yours is accepted` });
+  }
 }
 
 export function normalisePrefix(p: string): string {

@@ -63,12 +63,19 @@ export class Redactor {
   }
 }
 
-const KEY_PARAM_RE = /([?&](?:key|api_key|apikey|token|access_token)=)[^&#\s"]*/gi;
+const KEY_PARAM_RE = /([?&](?:key|api_key|apikey|token|access_token|id_token|jwt)=)[^&#\s"]*/gi;
+/** A JWT anywhere (header and payload always start with `eyJ`, base64url of `{"`). */
+const JWT_RE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 
-/** Redacts `key=` style query parameters in a path or URL (Gemini puts the key in the query). */
+/**
+ * Redacts `key=` style query parameters in a path or URL (Gemini puts the key in the query), and
+ * any JWT under whatever parameter name: the relay refuses tokens in the query (spec §11), but a
+ * frontend that tried must not leave a user's session token in the logs.
+ */
 export function redactQuery(pathOrUrl: string): string {
   if (!pathOrUrl.includes('=')) return pathOrUrl;
-  return pathOrUrl.replace(KEY_PARAM_RE, `$1${REDACTED}`);
+  const out = pathOrUrl.replace(KEY_PARAM_RE, `$1${REDACTED}`);
+  return out.includes('eyJ') ? out.replace(JWT_RE, REDACTED) : out;
 }
 
 /** A copy of headers with secret-bearing values replaced; for debug logging. */

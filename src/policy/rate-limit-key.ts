@@ -7,12 +7,17 @@
  *   front proxy). IPv6 addresses are keyed by their /64: one subscriber line or one VPS gets a
  *   whole /64 and can rotate through 2^64 addresses, which would otherwise mean 2^64 buckets.
  *
- * Prefixes `c:` and `ip:` keep a client named like an address from sharing an IP's bucket.
+ * - `by: user` — a JWT client's verified user (spec §11), keyed by client name and user together;
+ *   requests without a user (shared tokens, open routes) fall back to the IP.
+ *
+ * Prefixes `c:`, `u:` and `ip:` keep a client named like an address from sharing an IP's bucket.
  */
 import { isIP } from 'node:net';
 
-export function rateLimitKey(by: 'client' | 'ip', clientName: string | undefined, ip: string): string {
+export function rateLimitKey(by: 'client' | 'ip' | 'user', clientName: string | undefined, ip: string, user?: string): string {
   if (by === 'client' && clientName) return `c:${clientName}`;
+  // Client names cannot contain ':', so `client:user` is unambiguous and two issuers never share.
+  if (by === 'user' && clientName && user !== undefined) return `u:${clientName}:${user}`;
   return `ip:${ipBucket(ip)}`;
 }
 

@@ -9,7 +9,8 @@ import type { RouteConfig } from '../config/schema.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { Redactor, stripCredentials } from '../log/redact.js';
-import { compileAuth } from '../policy/auth.js';
+import { compileAuth, type AuthClients } from '../policy/auth.js';
+import type { JwtClient } from '../policy/jwt.js';
 import { compileCors } from '../policy/cors.js';
 import { createRateLimiter } from '../policy/rate-limit.js';
 import { compileTransforms } from '../transforms/index.js';
@@ -22,6 +23,7 @@ import { normalisePrefix } from '../config/validate.js';
 import { buildUpstreamTls } from '../tls/upstream.js';
 import { collectSecrets } from './secrets.js';
 import type { LimiterRegistry } from './limiter-registry.js';
+import { KeySetRegistry, type KeySetHandle } from './key-set-registry.js';
 import type { MetricsSink } from '../metrics/types.js';
 import type { CompiledRoute, RouteTable } from './table.js';
 
@@ -33,6 +35,8 @@ export interface CompileDeps {
   redactor?: Redactor;
   /** Reused across reloads so rate-limit buckets survive when a route and its limit are unchanged. */
   limiters?: LimiterRegistry;
+  /** Reused across reloads so JWT issuers' key sets keep their cached keys and fetch schedule. */
+  keySets?: KeySetRegistry;
   /** Where transforms and credential sources report (src/metrics/types.ts); absent: not recorded. */
   metrics?: MetricsSink;
 }
@@ -55,7 +59,35 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     else if (m.path[0] === 'server' || m.path[0] === 'log') problem(m.path, `variable ${m.name} is not set (needed to start the listener)`);
   }
   const tokens: Record<string, string> = {};
-  for (const [name, token] of Object.entries(config.clients)) if (!missingClients.has(name) && token) tokens[name] = token;
+  const jwtClients = new Map<string, JwtClient>();
+  const keySets: KeySetHandle[] = [];
+  // jose is loaded only by configs that have JWT clients (startup cost of every other relay).
+  const hasJwt = Object.values(config.clients).some((c) => typeof c === 'object');
+  const [jwtModule, jwksModule] = hasJwt ? await Promise.all([import('../policy/jwt.js'), import('../policy/jwks.js')]) : [];
+  for (const [name, client] of Object.entries(config.clients)) {
+    if (missingClients.has(name)) continue;
+    if (typeof client === 'string') {
+      if (client) tokens[name] = client;
+      continue;
+    }
+    const j = client.jwt;
+    let handle: KeySetHandle | undefined;
+    if (j.jwks) {
+      const url = j.jwks;
+      // JWKS fetches leave through the top-level egress with the system CAs (spec §11).
+      const create = () => {
+        const pool = deps.pools.acquire({ origin: new URL(url).origin, tls: {}, tlsKey: '', egress: config.egress.proxy, connectTimeout: 5000, env: deps.env });
+        return { keySet: jwksModule!.createRemoteKeySet(url, { cooldown: j.cooldown, timeout: 5000, dispatcher: pool.dispatcher }), close: () => deps.pools.release(pool) };
+      };
+      handle = (deps.keySets ?? new KeySetRegistry()).acquire(`${url}\u0000${j.cooldown}\u0000${config.egress.proxy}`, create);
+      keySets.push(handle);
+    }
+    try {
+      jwtClients.set(name, jwtModule!.createJwtClient(name, j, { configDir: loaded.dir, ...(handle ? { keySet: handle.keySet } : {}) }));
+    } catch (err) {
+      problem(['clients', name, 'jwt', 'publicKey'], `client "${name}": ${(err as Error).message}`);
+    }
+  }
 
   const routes: CompiledRoute[] = [];
   const acquired: CompiledRoute[] = [];
@@ -66,7 +98,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     if (Array.isArray(rc.auth)) for (const c of rc.auth) for (const v of missingClients.get(c) ?? []) missing.add(v);
     if (!rc.egress?.proxy) for (const v of missingGlobalEgress) missing.add(v);
     try {
-      const r = await compileRoute(rc, name, missing.size ? [...missing] : undefined, loaded, deps, tokens, redactor);
+      const r = await compileRoute(rc, name, missing.size ? [...missing] : undefined, loaded, deps, { tokens, jwt: jwtClients }, redactor);
       routes.push(r);
       acquired.push(r);
     } catch (err) {
@@ -80,6 +112,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
       r.credentials?.close();
       await r.rateLimit?.limiter.close();
     }));
+    await Promise.all(keySets.map((k) => k.release()));
   };
   if (issues.length) {
     await dispose();
@@ -100,6 +133,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     maxBodySize: config.server.limits.maxBodySize,
     sendTimeout: config.server.limits.sendTimeout,
     trustProxy: config.server.trustProxy,
+    jwtClients,
     dispose,
   };
 }
@@ -110,7 +144,7 @@ async function compileRoute(
   disabled: string[] | undefined,
   loaded: LoadedConfig,
   deps: CompileDeps,
-  tokens: Record<string, string>,
+  clients: AuthClients,
   redactor: Redactor,
 ): Promise<CompiledRoute> {
   const up = new URL(rc.upstream);
@@ -171,7 +205,7 @@ async function compileRoute(
     stripPrefix: rc.stripPrefix,
     methods,
     allowHeader: methods ? [...methods].join(', ') : '',
-    auth: compileAuth(rc.auth, tokens),
+    auth: compileAuth(rc.auth, clients),
     cors: rc.cors ? compileCors(rc.cors, rc.methods) : undefined,
     rateLimit: rc.rateLimit ? { limiter: deps.limiters ? deps.limiters.acquire(name, rc.rateLimit, () => createRateLimiter(rc.rateLimit!, { route: name, log: deps.log })) : createRateLimiter(rc.rateLimit, { route: name, log: deps.log }), by: rc.rateLimit.by } : undefined,
     headerPlan: {

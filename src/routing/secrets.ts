@@ -7,7 +7,10 @@ import type { LoadedConfig } from '../config/load.js';
 export function collectSecrets(loaded: LoadedConfig): string[] {
   const c = loaded.config;
   const out = [...loaded.secretValues];
-  out.push(...Object.values(c.clients));
+  for (const client of Object.values(c.clients)) {
+    if (typeof client === 'string') out.push(client);
+    else if (client.jwt.secret) out.push(client.jwt.secret);
+  }
   if (c.server.metricsToken) out.push(c.server.metricsToken);
   for (const r of c.routes) {
     out.push(...Object.values(r.headers.set));

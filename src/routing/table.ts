@@ -1,5 +1,6 @@
 /** The compiled, immutable route table: what the hot path reads. Built once per config load. */
 import type { AuthPolicy } from '../policy/auth.js';
+import type { JwtClient } from '../policy/jwt.js';
 import type { CorsPolicy } from '../policy/cors.js';
 import type { RateLimiter } from '../policy/rate-limit.js';
 import type { UpstreamPool } from '../upstream/dispatcher.js';
@@ -28,7 +29,7 @@ export interface CompiledRoute {
   allowHeader: string;
   auth: AuthPolicy;
   cors: CorsPolicy | undefined;
-  rateLimit: { limiter: RateLimiter; by: 'client' | 'ip' } | undefined;
+  rateLimit: { limiter: RateLimiter; by: 'client' | 'ip' | 'user' } | undefined;
   headerPlan: RequestHeaderPlan;
   pool: UpstreamPool;
   /** Pool for the OAuth token endpoint (route TLS + egress). */
@@ -63,6 +64,8 @@ export interface RouteTable {
   maxBodySize: number;
   sendTimeout: number;
   trustProxy: boolean;
+  /** JWT clients by name (spec §11), one per issuer entry, shared by the routes listing them. */
+  jwtClients: ReadonlyMap<string, JwtClient>;
   /** Release pools and limiters (called when a newer table replaced this one). */
   dispose(): Promise<void>;
 }

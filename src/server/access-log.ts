@@ -1,4 +1,7 @@
-/** One log line per exchange (spec §4 step 12). Query secrets (`key=`) are redacted. */
+/**
+ * One log line per exchange (spec §4 step 12). Query secrets (`key=`, JWTs) are redacted. A JWT
+ * client's verified user (spec §11) is logged next to the client; the JWT itself never is.
+ */
 import { rawLineWriter } from '../log/logger.js';
 import { redactQuery } from '../log/redact.js';
 import type { Exchange } from './context.js';
@@ -22,6 +25,7 @@ export function logAccess(x: Exchange): void {
         (upstreamMs !== undefined ? `,"upstream_ms":${upstreamMs}` : '') +
         `,"bytes_in":${x.bytesIn},"bytes_out":${x.bytesOut}` +
         (x.client !== undefined ? `,"client":${JSON.stringify(x.client)}` : '') +
+        (x.user !== undefined ? `,"user":${JSON.stringify(x.user)}` : '') +
         `,"ip":${JSON.stringify(x.ip)}` +
         (x.outcome !== undefined ? `,"outcome":${JSON.stringify(x.outcome)}` : '') +
         `,"msg":${JSON.stringify(msg)}}\n`,
@@ -40,6 +44,7 @@ export function logAccess(x: Exchange): void {
     bytes_in: x.bytesIn,
     bytes_out: x.bytesOut,
     client: x.client,
+    user: x.user,
     ip: x.ip,
     outcome: x.outcome,
   };

@@ -36,6 +36,12 @@ export interface Exchange {
   routePath: string;
   ip: string;
   client: string | undefined;
+  /**
+   * The verified user of a JWT client (spec §11): the raw value of the client's user claim. A user
+   * is identified by `client` and `user` together (two issuers may have the same `sub`), so
+   * consumers (rate limits, budgets, cache scope) always combine the two.
+   */
+  user?: string | undefined;
   /** Headers the relay adds to every response of this exchange (CORS, rate limit, Vary…). */
   relayHeaders: OutHeaders;
   bytesIn: number;

@@ -18,6 +18,7 @@ import { requestIdFor } from './request-id.js';
 import { guardUpload, type UploadGuard } from './upload-guard.js';
 import { sendError, sendJson } from './respond.js';
 import { rateLimitKey, type RateResult } from '../policy/rate-limit.js';
+import type { AuthOutcome } from '../policy/auth.js';
 
 export interface RelayState {
   table: RouteTable;
@@ -69,6 +70,7 @@ export function createHandler(state: RelayState): (req: AnyRequest, res: AnyResp
       routePath: '',
       ip: clientIp(req.socket?.remoteAddress, req.headers['x-forwarded-for'], table.trustProxy),
       client: undefined,
+      user: undefined,
       relayHeaders: { 'x-request-id': requestId },
       bytesIn: 0,
       bytesOut: 0,
@@ -139,11 +141,43 @@ function route(x: Exchange & { state: RelayState }, state: RelayState): void {
     return reject(x, new RelayError('method_not_allowed', `method ${x.method} is not allowed on route ${r.name}`, { headers: { allow: r.allowHeader } }));
   }
   const auth = r.auth.check(req.headers);
+  if (auth instanceof Promise) {
+    // A JWT being verified (the key set may be fetched): the rest of the flow runs when it is done.
+    auth.then(
+      (a) => guarded(x, () => {
+        if (x.res.destroyed) return hooks.done(x); // the client left meanwhile
+        afterAuth(x, r, a);
+      }),
+      (err: unknown) => guarded(x, () => {
+        throw err;
+      }),
+    );
+    return;
+  }
+  afterAuth(x, r, auth);
+}
+
+/** The catch-all boundary for the parts of the flow that run after an await. */
+function guarded(x: Exchange, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    x.log.error({ err, req_id: x.requestId }, 'unexpected error while handling a request');
+    if (!x.res.headersSent) sendError(x, new RelayError('internal_error', 'internal relay error'));
+    else x.res.destroy();
+    hooks.done(x);
+  }
+}
+
+function afterAuth(x: Exchange, r: CompiledRoute, auth: AuthOutcome | undefined): void {
   if (auth instanceof RelayError) return reject(x, auth);
-  if (auth) x.client = auth.client;
+  if (auth) {
+    x.client = auth.client;
+    x.user = auth.user;
+  }
 
   if (r.rateLimit) {
-    const key = rateLimitKey(r.rateLimit.by, x.client, x.ip);
+    const key = rateLimitKey(r.rateLimit.by, x.client, x.ip, x.user);
     const result = r.rateLimit.limiter.consume(key);
     if (result instanceof Promise) {
       result.then(
@@ -310,7 +344,7 @@ function ready(x: Exchange, state: RelayState): void {
     status: state.phase,
     routes: state.table.routes.map((r) => {
       if (r.disabledReason) return { name: r.name, state: 'disabled', reason: r.disabledReason, ...(r.disabled ? { missing: r.disabled } : {}) };
-      const problem = state.routeProblem?.(r) ?? r.credentials?.problem();
+      const problem = state.routeProblem?.(r) ?? r.credentials?.problem() ?? r.auth.problem();
       return problem ? { name: r.name, state: 'failing', problem } : { name: r.name, state: 'ok' };
     }),
   });
