@@ -69,7 +69,8 @@ function restoreVars(value: string): string {
   return value.includes('$⟦') ? value.replace(/\$⟦([^⟧]*)⟧/g, '$${$1}') : value;
 }
 
-const SECRET_SECTIONS = new Set(['clients', 'egress', 'forwardProxy']);
+// budgets: a redis:// URL may carry a password.
+const SECRET_SECTIONS = new Set(['clients', 'egress', 'forwardProxy', 'budgets']);
 const SECRET_ROUTE_KEYS = new Set(['headers', 'keys', 'oauth', 'egress', 'rateLimit']);
 
 function isSecretPath(p: ConfigPath): boolean {

@@ -4,6 +4,8 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from '../log/logger.js';
 import type { OutHeaders } from '../upstream/headers.js';
 import type { CompiledRoute, RouteTable } from '../routing/table.js';
+import type { Usage } from '../usage/usage.js';
+import type { BudgetTicket } from '../budgets/route-budgets.js';
 
 /**
  * HTTP/2 compatibility objects (Http2ServerRequest/Response) are used through the HTTP/1 types:
@@ -36,6 +38,12 @@ export interface Exchange {
   routePath: string;
   ip: string;
   client: string | undefined;
+  /** The JWT user claim's raw value (§11); the user's identity is `<client>:<user>`. */
+  user: string | undefined;
+  /** Token usage read from the response; `estimated` when a budget hold was charged instead. */
+  usage: Usage | 'estimated' | undefined;
+  /** The budget hold of this exchange, settled when it ends. */
+  budget: BudgetTicket | undefined;
   /** Headers the relay adds to every response of this exchange (CORS, rate limit, Vary…). */
   relayHeaders: OutHeaders;
   bytesIn: number;

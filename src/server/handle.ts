@@ -16,6 +16,10 @@ import type { AnyRequest, AnyResponse, ClientRequest, ClientResponse, Exchange }
 import { requestIdFor } from './request-id.js';
 import { sendError, sendJson } from './respond.js';
 import { rateLimitKey, type RateResult } from '../policy/rate-limit.js';
+import { budgetGate, type Prepared } from './budget-gate.js';
+import { collect } from './collect.js';
+import { settleBudget } from './settle.js';
+import { usageEndpoint } from './usage-endpoint.js';
 
 export interface RelayState {
   table: RouteTable;
@@ -39,6 +43,7 @@ const hooks = {
   done: (x: Exchange) => {
     const state = (x as Exchange & { state: RelayState }).state;
     state.active--;
+    if (x.budget) settleBudget(x);
     logAccess(x);
     state.onExchangeDone?.(x);
     if (state.active === 0) state.onIdle?.();
@@ -67,6 +72,9 @@ export function createHandler(state: RelayState): (req: AnyRequest, res: AnyResp
       routePath: '',
       ip: clientIp(req.socket?.remoteAddress, req.headers['x-forwarded-for'], table.trustProxy),
       client: undefined,
+      user: undefined,
+      usage: undefined,
+      budget: undefined,
       relayHeaders: { 'x-request-id': requestId },
       bytesIn: 0,
       bytesOut: 0,
@@ -110,6 +118,7 @@ function route(x: Exchange & { state: RelayState }, state: RelayState): void {
 
   if (rest === table.healthPath) return endpoint(x, () => health(x, state));
   if (rest === table.readyPath) return endpoint(x, () => ready(x, state));
+  if (rest === table.usagePath && table.budgets) return endpoint(x, () => usageEndpoint(x, table.budgets!));
   const extra = state.extraEndpoints?.get(rest);
   if (extra) return endpoint(x, () => extra(x));
 
@@ -148,14 +157,14 @@ function route(x: Exchange & { state: RelayState }, state: RelayState): void {
         (rr) => afterLimit(x, r, rr, auth?.via),
         (err) => {
           x.log.warn({ err }, 'rate limiter failed; letting the request through');
-          proceed(x, r, auth?.via);
+          admit(x, r, auth?.via);
         },
       );
       return;
     }
     return afterLimit(x, r, result, auth?.via);
   }
-  proceed(x, r, auth?.via);
+  admit(x, r, auth?.via);
 }
 
 function afterLimit(x: Exchange, r: CompiledRoute, rr: RateResult, via: string | undefined): void {
@@ -166,14 +175,21 @@ function afterLimit(x: Exchange, r: CompiledRoute, rr: RateResult, via: string |
     return reject(x, new RelayError('rate_limited', `rate limit of route ${r.name} exceeded; retry in ${rr.retryAfterSeconds}s`, { headers: { 'retry-after': String(rr.retryAfterSeconds) } }));
   }
   if (x.res.destroyed) return hooks.done(x);
-  proceed(x, r, via);
+  admit(x, r, via);
 }
 
-function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
+/** Budgets last (spec §12: after auth and rate limit), then forward. */
+function admit(x: Exchange, r: CompiledRoute, via: string | undefined): void {
+  if (!r.budgets) return proceed(x, r, via, undefined);
+  budgetGate(x, r, (pre) => proceed(x, r, via, pre), (err) => reject(x, err), () => hooks.done(x));
+}
+
+function proceed(x: Exchange, r: CompiledRoute, via: string | undefined, pre: Prepared | undefined): void {
   const { req, table } = x;
   const cl = req.headers['content-length'];
   let body: import('node:stream').Readable | null = null;
-  if (cl !== undefined) {
+  if (pre) x.bytesIn = Number(cl) || pre.body.length;
+  else if (cl !== undefined) {
     const n = Number(cl);
     if (n > table.maxBodySize) return reject(x, new RelayError('body_too_large', `request body of ${n} bytes exceeds maxBodySize (${table.maxBodySize} bytes)`));
     x.bytesIn = n;
@@ -205,6 +221,12 @@ function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
   }
   const accept = req.headers.accept;
   const wantsSse = typeof accept === 'string' && accept.includes('text/event-stream');
+  if (pre) {
+    // Read by the budget gate already (and maybe given include_usage): forwarded from memory.
+    if (pre.stripUsage) headers['content-length'] = String(pre.body.length);
+    const wantsStream = wantsSse || (r.heartbeat > 0 && STREAM_TRUE.test(pre.body.toString('latin1')));
+    return forward(x, { method: x.method, path: upstreamPath, headers, body: pre.body, wantsStream, stripUsage: pre.stripUsage }, hooks);
+  }
   // Keep the body in memory only where it buys something: a replay on a fresh key/token, or
   // seeing `"stream": true` for an early SSE start. Bounded; larger bodies stream as usual.
   const keep = Math.max(r.credentials?.replayLimit ?? 0, r.heartbeat && isJson(req.headers['content-type']) ? SNIFF_LIMIT : 0);
@@ -224,22 +246,6 @@ const STREAM_TRUE = /"stream"\s*:\s*true/;
 
 function isJson(ct: string | undefined): boolean {
   return typeof ct === 'string' && ct.includes('json');
-}
-
-function collect(req: ClientRequest, cb: (buf: Buffer | undefined) => void): void {
-  const chunks: Buffer[] = [];
-  let done = false;
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.once('end', () => {
-    if (!done) cb(Buffer.concat(chunks));
-    done = true;
-  });
-  const gone = () => {
-    if (!done) cb(undefined);
-    done = true;
-  };
-  req.once('error', gone);
-  req.once('close', gone);
 }
 
 function endpoint(x: Exchange, fn: () => void | Promise<void>): void {

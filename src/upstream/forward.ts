@@ -17,6 +17,7 @@ import type { TransformSession, ResponseSink } from '../transforms/types.js';
 import type { Lease } from './credentials/types.js';
 import { createScrubSession } from './scrub.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
+import { createUsageTap, type UsageTap } from '../usage/tap.js';
 
 export interface ForwardRequest {
   method: string;
@@ -27,6 +28,8 @@ export interface ForwardRequest {
   body: Readable | Buffer | null;
   /** The client asked for a stream (Accept: text/event-stream or JSON "stream": true). */
   wantsStream: boolean;
+  /** The relay asked for `include_usage`: leave the usage-only chunk out of the client's stream. */
+  stripUsage?: boolean;
 }
 
 export interface ForwardHooks {
@@ -63,12 +66,15 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
   let earlyTimer: NodeJS.Timeout | undefined;
   let heartbeat: Heartbeat | undefined;
   let sendTimer: NodeJS.Timeout | undefined;
+  let tap: UsageTap | undefined;
 
   // log.bodies at debug level: the first bytes of each body, truncated (the logger redacts).
   const bodyLog = x.table.config.log.bodies && x.log.isLevelEnabled('debug') ? { res: [] as Buffer[], size: 0 } : undefined;
   const finish = () => {
     if (finished) return;
     finished = true;
+    // A stream cut after its usage event still reported it.
+    if (tap && x.usage === undefined) x.usage = tap.usage;
     if (bodyLog) {
       x.log.debug(
         { req_id: x.requestId, req_body: Buffer.isBuffer(fr.body) ? truncate(fr.body) : fr.body ? '(streamed)' : undefined, res_body: truncate(Buffer.concat(bodyLog.res), bodyLog.size) },
@@ -188,6 +194,9 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
       const out = downstreamResponseHeaders(headers as Record<string, string | string[]>, route.locationFor(x.base));
       if (status >= 400 && x.table.redactor.size) scrubHeaders(out, x.table.redactor);
       const isSse = typeof out['content-type'] === 'string' && out['content-type'].startsWith(EVENT_STREAM);
+      // Usage rides along in 2xx JSON and SSE bodies; read as they pass (src/usage/tap.ts).
+      tap = route.usage && status < 300 ? createUsageTap(out['content-type'] as string | undefined, out['content-encoding'] as string | undefined, { strip: fr.stripUsage === true }) : undefined;
+      if (tap && fr.stripUsage && isSse) delete out['content-length']; // bytes may be left out
       if (early) {
         heartbeat?.stop();
         if (status >= 200 && status < 300 && isSse) {
@@ -211,6 +220,11 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
     },
     onResponseData(c, chunk) {
       if (discard) return;
+      if (tap) {
+        const pass = tap.data(chunk);
+        if (!pass) return;
+        chunk = pass;
+      }
       if (session) {
         if (!session.data(chunk)) c.pause();
         return;
@@ -225,6 +239,14 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
     onResponseEnd() {
       if (discard) return;
       heartbeat?.stop();
+      if (tap) {
+        const rest = tap.end();
+        if (rest) {
+          if (session) session.data(rest);
+          else write(rest, undefined);
+        }
+        x.usage = tap.usage;
+      }
       if (session) session.end();
       else res.end();
       // The access line is written when the client has the last byte (res 'finish').
