@@ -297,6 +297,7 @@ function describeIssue(
 
 function unionMessage(p: ConfigPath): string {
   if (p[0] === 'routes' && p[2] === 'transforms') return 'a transform is `png-to-jpeg: {…}` or `module: ./file.mjs` (with optional options/timeout)';
+  if (p[0] === 'routes' && p[2] === 'budget' && p[4] === 'per') return 'a budget window: day, week, month or a duration such as 6h';
   if (p[0] === 'routes' && p[2] === 'auth') return 'auth is `none` or a list of client names from `clients`';
   return 'invalid value';
 }
