@@ -73,6 +73,7 @@ export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
     }
     return t;
   };
+  const refusals = new LeanCounter('ai_relay_budget_refusals_total', 'Requests refused by a route budget, by type (budget_exceeded: 429, no room; budget_unavailable: 503, store down).', ['route', 'type'], pending);
   const reloads = new LeanCounter('ai_relay_config_reloads_total', 'Config reloads, by result (failed: the old config kept serving).', ['result'], pending);
   const reloadOk = reloads.labels('ok');
   const reloadFailed = reloads.labels('failed');
@@ -114,7 +115,8 @@ export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
       if (x.upstreamStart > 0) {
         s.overhead.observe((x.upstreamStart - x.start) / 1000);
         if (x.upstreamHeadersAt > 0) s.upstream.observe((x.upstreamHeadersAt - x.upstreamStart) / 1000);
-      } else if (x.status === 429 && route) s.rateLimited.inc();
+      } else if (x.budgetRefusal && route) refusals.labels(route.name, x.budgetRefusal).inc();
+      else if (x.status === 429 && route) s.rateLimited.inc();
       s.duration.observe((performance.now() - x.start) / 1000);
       const u = x.usage;
       if (route && typeof u === 'object') {

@@ -24,7 +24,7 @@ export function logAccess(x: Exchange): void {
         (x.client !== undefined ? `,"client":${JSON.stringify(x.client)}` : '') +
         `,"ip":${JSON.stringify(x.ip)}` +
         (x.outcome !== undefined ? `,"outcome":${JSON.stringify(x.outcome)}` : '') +
-        (x.usage !== undefined ? `,"usage":${usageJson(x.usage)}` : '') +
+        (x.usage !== undefined && x.usage !== 'none' ? `,"usage":${usageJson(x.usage)}` : '') +
         `,"msg":${JSON.stringify(msg)}}\n`,
     );
     return;
@@ -43,13 +43,13 @@ export function logAccess(x: Exchange): void {
     client: x.client,
     ip: x.ip,
     outcome: x.outcome,
-    usage: x.usage,
+    usage: x.usage === 'none' ? undefined : x.usage,
   };
   x.log[level](fields, msg);
 }
 
 /** `{"input":…,"output":…,"total":…}`, or `"estimated"` when a budget hold was charged instead. */
-function usageJson(u: NonNullable<Exchange['usage']>): string {
+function usageJson(u: Exclude<Exchange['usage'], 'none' | undefined>): string {
   return u === 'estimated' ? '"estimated"' : `{"input":${u.input},"output":${u.output},"total":${u.total}}`;
 }
 

@@ -49,7 +49,10 @@ export function budgetGate(
     }
     budgets.admit({ client: x.client, user: x.user, ip: x.ip }, estimate, x.requestId).then(
       (t) => {
-        if (t instanceof RelayError) return reject(t);
+        if (t instanceof RelayError) {
+          x.budgetRefusal = t.type as 'budget_exceeded' | 'budget_unavailable';
+          return reject(t);
+        }
         if (t) {
           x.budget = t;
           Object.assign(x.relayHeaders, t.headers);

@@ -40,8 +40,13 @@ export interface Exchange {
   client: string | undefined;
   /** The JWT user claim's raw value (§11); the user's identity is `<client>:<user>`. */
   user: string | undefined;
-  /** Token usage read from the response; `estimated` when a budget hold was charged instead. */
-  usage: Usage | 'estimated' | undefined;
+  /**
+   * Token usage read from the response; `estimated` when a budget hold was charged instead;
+   * `none` when the whole answer was read and reports no usage (nothing to charge, not logged).
+   */
+  usage: Usage | 'estimated' | 'none' | undefined;
+  /** Refused by a budget (metrics tell these 429/503s from rate limiting). */
+  budgetRefusal?: 'budget_exceeded' | 'budget_unavailable';
   /** The budget hold of this exchange, settled when it ends. */
   budget: BudgetTicket | undefined;
   /** Headers the relay adds to every response of this exchange (CORS, rate limit, Vary…). */

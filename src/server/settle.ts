@@ -12,6 +12,7 @@ export function settleBudget(x: Exchange): void {
   if (!ticket) return;
   x.budget = undefined;
   if (typeof x.usage === 'object') return ticket.settle(x.usage, false);
+  if (x.usage === 'none') return ticket.settle(undefined, false);
   const spent = x.upstreamStart > 0 && (x.status < 400 || x.status === 499);
   if (spent && ticket.countsTokens) x.usage = 'estimated';
   ticket.settle(undefined, spent);

@@ -245,7 +245,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
           if (session) session.data(rest);
           else write(rest, undefined);
         }
-        x.usage = tap.usage;
+        x.usage = tap.usage ?? (tap.reportsNone ? 'none' : undefined);
       }
       if (session) session.end();
       else res.end();

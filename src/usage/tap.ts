@@ -22,6 +22,11 @@ export interface UsageTap {
   /** Upstream ended: bytes still held (strip mode only); `usage` is final afterwards. */
   end(): Buffer | undefined;
   readonly usage: Usage | undefined;
+  /**
+   * The whole body was read and parsed and reports no usage at all (a model list, a DALL·E
+   * image): nothing to charge. Never true for a stream, which may simply have been cut short.
+   */
+  readonly reportsNone: boolean;
 }
 
 /** Bodies and events past this are not read for usage (they pass untouched). */
@@ -78,6 +83,7 @@ function sseTap(strip: boolean, max: number): UsageTap {
     get usage() {
       return reader.usage;
     },
+    reportsNone: false,
   };
 }
 
@@ -85,6 +91,7 @@ function jsonTap(encoding: string | undefined, max: number): UsageTap {
   let parts: Buffer[] | undefined = [];
   let size = 0;
   let usage: Usage | undefined;
+  let none = false;
   return {
     data(chunk) {
       if (parts) {
@@ -103,6 +110,7 @@ function jsonTap(encoding: string | undefined, max: number): UsageTap {
         const reader = new UsageReader();
         reader.see(JSON.parse(body.toString('utf8')));
         usage = reader.usage;
+        none = usage === undefined;
       } catch {
         /* not JSON after all, or undecodable: usage unknown */
       }
@@ -110,6 +118,9 @@ function jsonTap(encoding: string | undefined, max: number): UsageTap {
     },
     get usage() {
       return usage;
+    },
+    get reportsNone() {
+      return none;
     },
   };
 }

@@ -233,6 +233,28 @@ describe('window rollover (injected clock)', () => {
 });
 
 describe('no usage when nothing was spent', () => {
+  it('an answer read whole that reports no usage (a DALL·E image) charges nothing; refusals are counted apart from rate limits', async () => {
+    const relay = await startBudgetRelay(yaml(up.url, '      - { by: client, tokens: 4000, per: day }').replace('server:\n', 'server:\n  metricsPath: /metrics\n'));
+    try {
+      const r = await call(relay.url, '/openai/v1/images/generations', { model: 'dall-e-3', prompt: 'x' }, { 'x-proxy-token': A });
+      expect(r.status).toBe(200);
+      expect((await accessLine(relay, r.id)).usage).toBeUndefined();
+      await settled(relay);
+      expect((await usage(relay.url, A)).body.budgets.find((b: { route: string }) => b.route === 'openai').used).toBe(0);
+      // Spend it all (4210 tokens against 4000), then one refusal.
+      const big = await call(relay.url, '/openai/v1/images/generations', { model: 'gpt-image-1', prompt: 'x' }, { 'x-proxy-token': A });
+      expect(big.status).toBe(200);
+      await settled(relay);
+      expect((await call(relay.url, CHAT, ask(), { 'x-proxy-token': A })).status).toBe(429);
+      await settled(relay);
+      const text = await (await fetch(relay.url + '/metrics')).text();
+      expect(text).toMatch(/ai_relay_budget_refusals_total\{route="openai",type="budget_exceeded"\} 1/);
+      expect(text).not.toMatch(/ai_relay_rate_limited_total\{route="openai"\} [1-9]/);
+    } finally {
+      await relay.close();
+    }
+  });
+
   it('an upstream error releases the hold (charges nothing)', async () => {
     const relay = await startBudgetRelay(yaml(up.url, '      - { by: client, tokens: 1000, per: day }'));
     try {
