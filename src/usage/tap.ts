@@ -92,17 +92,32 @@ function jsonTap(encoding: string | undefined, max: number): UsageTap {
   let size = 0;
   let usage: Usage | undefined;
   let none = false;
+  // Most JSON answers without usage (model lists, errors, other APIs) are never parsed: the
+  // chunks are searched for `usage` (with a carry across chunk edges) as they pass.
+  let mentions = encoding !== undefined; // compressed bytes cannot be searched
+  let carry = '';
   return {
     data(chunk) {
       if (parts) {
         size += chunk.length;
         if (size > max) parts = undefined; // too large to read: usage unknown
-        else parts.push(chunk);
+        else {
+          parts.push(chunk);
+          if (!mentions) {
+            mentions = chunk.indexOf(USAGE) !== -1 || (carry !== '' && (carry + chunk.subarray(0, 4).toString('latin1')).includes('usage'));
+            carry = chunk.subarray(Math.max(0, chunk.length - 4)).toString('latin1');
+          }
+        }
       }
       return chunk;
     },
     end() {
       if (!parts || size === 0) return undefined;
+      if (!mentions) {
+        none = true;
+        parts = undefined;
+        return undefined;
+      }
       try {
         let body: Buffer = Buffer.concat(parts, size);
         parts = undefined;
