@@ -14,6 +14,7 @@
 import zlib from 'node:zlib';
 import { SseParser, parseEvent, type SseItem } from '../transforms/sse-parser.js';
 import { isUsageOnlyChunk, UsageReader } from './reader.js';
+import { Tail, TAIL_BYTES, usageInTail } from './tail.js';
 import type { Usage } from './usage.js';
 
 export interface UsageTap {
@@ -59,12 +60,34 @@ function sseTap(strip: boolean, max: number): UsageTap {
     reader.see(doc);
     return strip && isUsageOnlyChunk(doc);
   };
-  const parser = new SseParser(max, (item: SseItem) => {
-    if (item.kind === 'event') {
-      if (read(item.raw)) return; // the usage chunk only the relay asked for
-    }
-    if (strip) out.push(item.raw);
-  });
+  // An event over `max` (a Gemini image chunk) arrives as raw pieces: its usage is read from
+  // the last bytes once they mention it.
+  const tail = new Tail();
+  let oversize = false;
+  let pending = false; // the tail mentions usage whose object has not closed yet
+  const parser = new SseParser(
+    max,
+    (item: SseItem) => {
+      if (item.kind === 'event') {
+        oversize = false;
+        if (read(item.raw)) return; // the usage chunk only the relay asked for
+      } else if (oversize) {
+        tail.push(item.raw);
+        const t = tail.value;
+        if (pending || t.indexOf('usage', Math.max(0, t.length - item.raw.length - 5)) !== -1) {
+          const doc = usageInTail(t);
+          pending = doc === undefined;
+          if (doc) reader.see(doc);
+        }
+      }
+      if (strip) out.push(item.raw);
+    },
+    () => {
+      oversize = true;
+      pending = false;
+      tail.reset();
+    },
+  );
   const take = (): Buffer | undefined => {
     if (out.length === 0) return undefined;
     const b = out.length === 1 ? out[0]! : Buffer.concat(out);
@@ -96,22 +119,40 @@ function jsonTap(encoding: string | undefined, max: number): UsageTap {
   // chunks are searched for `usage` (with a carry across chunk edges) as they pass.
   let mentions = encoding !== undefined; // compressed bytes cannot be searched
   let carry = '';
+  const tail = encoding === undefined ? new Tail() : undefined;
   return {
     data(chunk) {
       if (parts) {
         size += chunk.length;
-        if (size > max) parts = undefined; // too large to read: usage unknown
-        else {
+        if (size > max) {
+          // Too large to parse whole: only the end is kept, where the APIs put usage.
+          if (tail) {
+            let from = parts.length;
+            for (let kept = 0; from > 0 && kept < TAIL_BYTES; ) kept += parts[--from]!.length;
+            for (const p of parts.slice(from)) tail.push(p);
+            tail.push(chunk);
+          }
+          parts = undefined;
+        } else {
           parts.push(chunk);
           if (!mentions) {
             mentions = chunk.indexOf(USAGE) !== -1 || (carry !== '' && (carry + chunk.subarray(0, 4).toString('latin1')).includes('usage'));
             carry = chunk.subarray(Math.max(0, chunk.length - 4)).toString('latin1');
           }
         }
-      }
+      } else tail?.push(chunk);
       return chunk;
     },
     end() {
+      if (!parts && tail && size > max) {
+        const doc = usageInTail(tail.value);
+        if (doc) {
+          const reader = new UsageReader();
+          reader.see(doc);
+          usage = reader.usage;
+        }
+        return undefined;
+      }
       if (!parts || size === 0) return undefined;
       if (!mentions) {
         none = true;

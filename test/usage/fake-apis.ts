@@ -48,7 +48,7 @@ export async function startFakeApis(opts: FakeApiOptions = {}): Promise<FakeUpst
       res.end(JSON.stringify(doc));
     };
     const sse = () => res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-    const send = async (s: string) => {
+    const send = async (s: string | Buffer) => {
       res.write(s);
       if (gap) await sleep(gap);
     };
@@ -103,6 +103,8 @@ export async function startFakeApis(opts: FakeApiOptions = {}): Promise<FakeUpst
     }
     if (p.endsWith('/v1/images/generations')) {
       const img = { created: 1765000000, data: [{ b64_json: 'aGVsbG8=' }] };
+      // A large image answer (over the 1 MB read limit): usage comes after the payload.
+      if (body.model === 'gpt-image-1' && body.size === 'huge') return json({ created: 1765000000, data: [{ b64_json: 'QUFB'.repeat(400_000) }], usage: { input_tokens: 50, input_tokens_details: { text_tokens: 10, image_tokens: 40 }, output_tokens: 6240, total_tokens: 6290 } });
       if (body.model === 'gpt-image-1') return json({ ...img, usage: { input_tokens: 50, input_tokens_details: { text_tokens: 10, image_tokens: 40 }, output_tokens: 4160, total_tokens: 4210 } });
       return json(img);
     }
@@ -116,6 +118,15 @@ export async function startFakeApis(opts: FakeApiOptions = {}): Promise<FakeUpst
         usageMetadata: { promptTokenCount: 10, candidatesTokenCount: c, thoughtsTokenCount: 3, totalTokenCount: 13 + c },
         modelVersion: 'gemini-2.5-flash',
       }));
+      if (url.searchParams.get('alt') === 'sse' && url.searchParams.has('image')) {
+        // The last chunk carries a 1.6 MB inline image, then the final running total.
+        sse();
+        await send(`data: ${JSON.stringify(chunks[0])}\n\n`);
+        const big = { candidates: [{ content: { role: 'model', parts: [{ inlineData: { mimeType: 'image/png', data: 'iVBO'.repeat(400_000) } }] }, finishReason: 'STOP' }], usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 1290, totalTokenCount: 1300, promptTokensDetails: [{ modality: 'TEXT', tokenCount: 10 }] }, modelVersion: 'gemini-2.5-flash-image' };
+        const text = Buffer.from(`data: ${JSON.stringify(big)}\n\n`);
+        for (let i = 0; i < text.length; i += 64 * 1024) await send(text.subarray(i, i + 64 * 1024) as Buffer);
+        return void res.end();
+      }
       if (url.searchParams.get('alt') === 'sse') {
         sse();
         // CRLF line ends, and an event split across two writes.

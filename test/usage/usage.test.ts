@@ -81,6 +81,12 @@ describe('usage from each API shape', () => {
     expect((await usageOf('/api/v1/images/generations', { model: 'gpt-image-1', prompt: 'x' })).usage).toEqual({ input: 50, output: 4160, total: 4210 });
     expect((await usageOf('/api/v1/images/generations', { model: 'dall-e-3', prompt: 'x' })).usage).toBeUndefined();
   });
+  it('answers over the 1 MB read limit: usage from the end (OpenAI image JSON, a Gemini SSE image event)', async () => {
+    expect((await usageOf('/api/v1/images/generations', { model: 'gpt-image-1', prompt: 'x', size: 'huge' })).usage).toEqual({ input: 50, output: 6240, total: 6290 });
+    const r = await usageOf('/api/v1beta/models/m:streamGenerateContent?alt=sse&image=1', { contents: [] });
+    expect(r.text.length).toBeGreaterThan(1_600_000);
+    expect(r.usage).toEqual({ input: 10, output: 1290, total: 1300 });
+  });
   it('Gemini generateContent (thoughts count as output)', async () => {
     expect((await usageOf('/api/v1beta/models/m:generateContent', { contents: [] })).usage).toEqual({ input: 10, output: 12, total: 22 });
   });
