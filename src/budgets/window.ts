@@ -33,6 +33,7 @@ function formatter(tz: string): Intl.DateTimeFormat {
 
 /** Wall-clock fields of `ms` in `tz`, as a UTC timestamp (to measure the zone's offset). */
 function wallClock(ms: number, tz: string): number {
+  if (tz === 'UTC' || tz === 'Etc/UTC') return Math.floor(ms / 1000) * 1000;
   const p: Record<string, number> = {};
   for (const { type, value } of formatter(tz).formatToParts(ms)) if (type !== 'literal') p[type] = Number(value);
   return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);

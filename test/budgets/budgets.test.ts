@@ -277,13 +277,13 @@ describe('usagePath under base paths, with CORS', () => {
       const res = await fetch(relay.url + '/r/usage', { headers: { 'x-proxy-token': A, origin: 'https://app.example' } });
       expect(res.status).toBe(200);
       expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
-      const body = await res.json();
+      const body = (await res.json()) as { budgets: { resets_at: string }[] };
       expect(body.budgets).toEqual([
         expect.objectContaining({ route: 'openai', by: 'client', unit: 'tokens', limit: 1000, used: 0, remaining: 1000 }),
         expect.objectContaining({ route: 'open', by: 'ip', unit: 'requests', limit: 2 }),
       ]);
       // A week window ends on a Monday, 00:00 UTC.
-      expect(new Date(body.budgets[0].resets_at).getUTCDay()).toBe(1);
+      expect(new Date(body.budgets[0]!.resets_at).getUTCDay()).toBe(1);
       const pre = await fetch(relay.url + '/usage', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
       expect(pre.status).toBe(204);
       expect(pre.headers.get('access-control-allow-headers')).toBe('authorization');
