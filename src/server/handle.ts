@@ -1,6 +1,6 @@
 /**
  * The request handler: accept → id → base path → health/ready → path safety → route → CORS →
- * disabled → method → origin policy → auth → rate limit → forward. It is the one catch-all
+ * disabled → method → origin policy → auth → rate limit → budget → forward. It is the one catch-all
  * boundary: nothing a client sends can throw past it.
  */
 import type { Logger } from '../log/logger.js';

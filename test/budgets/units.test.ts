@@ -99,3 +99,25 @@ describe('usage reader', () => {
     expect(bad.usage).toBeUndefined();
   });
 });
+
+describe('route budgets by user', () => {
+  it('a JWT user has its own budget, apart from its client and from the IP fallback', async () => {
+    const { RouteBudgets } = await import('../../src/budgets/route-budgets.js');
+    const { createBudgetService } = await import('../../src/budgets/service.js');
+    const { captureLogger } = await import('../rate-limit/capture-log.js');
+    const store = new MemoryBudgetStore(100, () => Date.UTC(2026, 5, 1, 12));
+    const svc = createBudgetService({ store: 'memory', timezone: 'UTC', onStoreError: 'closed', maxCallers: 100 }, store, { now: () => Date.UTC(2026, 5, 1, 12), log: captureLogger().log });
+    const rb = new RouteBudgets('openai', [{ by: 'user', tokens: 100, per: 'day', count: 'total', hold: 50 }], svc, 60_000);
+    const est = { outputCap: undefined, input: 0 };
+    const alice = { client: 'site', user: 'alice', ip: '1.2.3.4' };
+    const t1 = await rb.admit(alice, est, 'r1');
+    expect(t1).toMatchObject({ headers: { 'x-budget-limit': '100', 'x-budget-remaining': '50' } });
+    (t1 as { settle(u: unknown, c: boolean): void }).settle({ input: 60, output: 40, total: 100 }, false);
+    await new Promise((r) => setImmediate(r));
+    expect(await rb.admit(alice, est, 'r2')).toMatchObject({ type: 'budget_exceeded', details: { limit: 100, used: 100, resets_at: '2026-06-02T00:00:00.000Z' } });
+    // Another user of the same client, and the same person without a JWT (IP fallback), are apart.
+    expect(await rb.admit({ ...alice, user: 'bob' }, est, 'r3')).toHaveProperty('settle');
+    expect(await rb.admit({ ...alice, user: undefined }, est, 'r4')).toHaveProperty('settle');
+    expect(rb.lines(alice)[0]!.key).not.toBe(rb.lines({ ...alice, user: undefined })[0]!.key);
+  });
+});
