@@ -210,6 +210,25 @@ describe('parallel requests and aborts', () => {
   });
 });
 
+describe('an upstream reset mid-stream', () => {
+  it('is charged the hold (usage: estimated)', async () => {
+    const relay = await startBudgetRelay(yaml(up.url, '      - { by: client, tokens: 10k, per: day }'));
+    try {
+      const body = ask({ stream: true, max_tokens: 40 });
+      const r = await fetch(relay.url + CHAT + '?reset=1', { method: 'POST', headers: { 'content-type': 'application/json', 'x-proxy-token': A, 'x-request-id': 'reset-1' }, body: JSON.stringify(body) });
+      await r.text().catch(() => '');
+      const line = await accessLine(relay, 'reset-1');
+      expect(line.usage).toBe('estimated');
+      expect(String(line.outcome)).toMatch(/stream cut/);
+      await settled(relay);
+      await sleep(20);
+      expect((await usage(relay.url, A)).body.budgets.find((b: { route: string }) => b.route === 'openai').used).toBe(40 + Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 4));
+    } finally {
+      await relay.close();
+    }
+  });
+});
+
 describe('window rollover (injected clock)', () => {
   it('a day budget refuses until local midnight in budgets.timezone, then admits again', async () => {
     // 2026-03-10 23:59:00 in Moscow (UTC+3) = 20:59:00 UTC.

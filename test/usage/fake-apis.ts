@@ -70,6 +70,7 @@ export async function startFakeApis(opts: FakeApiOptions = {}): Promise<FakeUpst
       sse();
       await send(`data: ${chatChunk({ role: 'assistant', content: '' }, null, u)}\n\n`);
       for (const part of ['Hel', 'lo', '!']) await send(`data: ${chatChunk({ content: part }, null, u)}\n\n`);
+      if (url.searchParams.has('reset')) return void res.socket?.destroy(); // the upstream dies mid-stream
       await opts.beforeChatEnd?.();
       await send(`data: ${chatChunk({}, 'stop', u)}\n\n`);
       if (withUsage) await send(`data: ${JSON.stringify({ id: 'chatcmpl-9', object: 'chat.completion.chunk', created: 1765000000, model: 'gpt-4o-mini', system_fingerprint: 'fp_1', choices: [], usage: chatUsage })}\n\n`);
