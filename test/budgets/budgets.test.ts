@@ -9,6 +9,7 @@ import type { TestRelay } from '../helpers/relay.js';
 import { gate, sleep, waitFor } from '../helpers/sse.js';
 import { startFakeApis, type FakeUpstream } from '../usage/fake-apis.js';
 import { accessLine, call, settled, startBudgetRelay, usage } from './helpers.js';
+import { parseConfigText } from '../../src/config/load.js';
 
 const A = 'tok-client-a-1234';
 const B = 'tok-client-b-5678';
@@ -283,6 +284,24 @@ describe('no usage when nothing was spent', () => {
       await waitFor(() => relay.lines().some((l) => l.req_id === r.id), 2000);
       expect((await accessLine(relay, r.id)).usage).toBeUndefined();
       expect((await usage(relay.url, A)).body.budgets.find((b: { route: string }) => b.route === 'openai').used).toBe(0);
+    } finally {
+      await relay.close();
+    }
+  });
+});
+
+describe('config reload', () => {
+  it('keeps the memory store: spend survives a reload', async () => {
+    const text = yaml(up.url, '      - { by: client, tokens: 30, per: day }');
+    const relay = await startBudgetRelay(text);
+    try {
+      expect((await call(relay.url, CHAT, ask(), { 'x-proxy-token': A })).status).toBe(200);
+      await settled(relay);
+      await relay.relay.reload(parseConfigText(text.replace('name: open\n', 'name: open2\n'), 'test.yaml', { env: {} }));
+      expect((await usage(relay.url, A)).body.budgets[0]).toMatchObject({ route: 'openai', used: 18 });
+      expect((await call(relay.url, CHAT, ask(), { 'x-proxy-token': A })).status).toBe(200);
+      await settled(relay);
+      expect((await call(relay.url, CHAT, ask(), { 'x-proxy-token': A })).status).toBe(429);
     } finally {
       await relay.close();
     }
