@@ -46,9 +46,11 @@ function unwrap(s: Schema): { inner: Schema; desc: string | undefined; dflt: { v
 }
 
 /** Durations and sizes are both `string | number` pipes; tell them apart by what they accept. */
-function unitOf(s: Schema): 'duration' | 'duration or none' | 'size' | undefined {
+function unitOf(s: Schema): 'duration' | 'duration or none' | 'size' | 'window' | 'count' | undefined {
   const d = defOf(s);
   if (d?.type !== 'pipe' || defOf(d.out)?.type !== 'transform') return undefined;
+  if (s.safeParse('week').success) return 'window';
+  if (s.safeParse('20k').success && !s.safeParse('1kb').success && !s.safeParse('1s').success) return 'count';
   if (s.safeParse('1s').success) return s.safeParse('none').success ? 'duration or none' : 'duration';
   if (s.safeParse('1kb').success) return 'size';
   return undefined;
@@ -60,6 +62,8 @@ function typeOf(s: Schema, objectLink: (o: Schema) => string): string {
   if (unit === 'duration') return 'duration (`500ms`, `30s`, `10m`, `2h`; a bare number is ms)';
   if (unit === 'duration or none') return 'duration or `none` (`30s`, `10m`…)';
   if (unit === 'size') return 'size (`512kb`, `32mb`; a bare number is bytes)';
+  if (unit === 'window') return '`day` \\| `week` \\| `month` \\| duration (`1h`, `6h`)';
+  if (unit === 'count') return 'count (`4096`, `200k`, `20M`)';
   const d = defOf(inner);
   switch (d?.type) {
     case 'pipe':

@@ -13,11 +13,13 @@ export const ERROR_STATUS = {
   body_too_large: 413,
   header_too_large: 431,
   rate_limited: 429,
+  budget_exceeded: 429,
   upstream_unreachable: 502,
   upstream_error: 502,
   route_disabled: 503,
   overloaded: 503,
   auth_unavailable: 503,
+  budget_unavailable: 503,
   upstream_timeout: 504,
   internal_error: 500,
 } as const;
@@ -29,24 +31,27 @@ export class RelayError extends Error {
   readonly status: number;
   /** Extra response headers (Allow, Retry-After, WWW-Authenticate…). */
   readonly headers: Record<string, string> | undefined;
+  /** Extra fields of the error body (budget_exceeded: limit, used, resets_at). */
+  readonly details: Record<string, unknown> | undefined;
 
   constructor(
     type: RelayErrorType,
     message: string,
-    opts: { cause?: unknown; headers?: Record<string, string> } = {},
+    opts: { cause?: unknown; headers?: Record<string, string>; details?: Record<string, unknown> } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'RelayError';
     this.type = type;
     this.status = ERROR_STATUS[type];
     this.headers = opts.headers;
+    this.details = opts.details;
   }
 }
 
 /** The JSON body of a relay-generated error, in the OpenAI error shape SDKs already parse. */
 export function errorBody(err: RelayError, route: string | undefined, requestId: string): string {
   return JSON.stringify({
-    error: { type: err.type, message: err.message, route: route ?? null, request_id: requestId },
+    error: { type: err.type, message: err.message, route: route ?? null, request_id: requestId, ...err.details },
   });
 }
 

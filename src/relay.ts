@@ -25,6 +25,7 @@ import { createRelayMetrics, type RelayMetrics } from './metrics/relay-metrics.j
 import { compileTable, type CompileDeps } from './routing/compile.js';
 import { LimiterRegistry } from './routing/limiter-registry.js';
 import { KeySetRegistry } from './routing/key-set-registry.js';
+import { BudgetStoreRegistry } from './budgets/registry.js';
 import type { CompiledRoute, RouteTable } from './routing/table.js';
 import type { Exchange } from './server/context.js';
 import { createHandler, type RelayState } from './server/handle.js';
@@ -51,6 +52,11 @@ export interface StartOptions {
    * a source that asks the primary for every worker's numbers (cluster/worker-metrics.ts).
    */
   metricsSource?: (own: RelayMetrics) => MetricsSource;
+  /**
+   * Test seam: the clock (epoch ms) budget windows and memory-store holds follow, so a test can
+   * roll a window over without waiting a day. Not a config key; default Date.now.
+   */
+  budgetClock?: () => number;
 }
 
 export interface CloseOptions {
@@ -104,7 +110,8 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   const version = relayVersion();
   const metrics = createRelayMetrics({ version, inFlight: () => inFlight });
   const metricsSource = opts.metricsSource ? opts.metricsSource(metrics) : metrics;
-  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry(), keySets: new KeySetRegistry(), metrics };
+  const budgetClock = opts.budgetClock ?? Date.now;
+  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry(), keySets: new KeySetRegistry(), metrics, budgetStores: new BudgetStoreRegistry(budgetClock), budgetClock };
   const table = await compileTable(loaded, deps);
   const state: RelayState = {
     table,

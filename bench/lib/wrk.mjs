@@ -27,8 +27,9 @@ function runWrk(args, env) {
  * One measured wrk run. `pid` is the process whose CPU is charged to the target (the proxy; for
  * "direct", the upstream). Returns req/s, latency percentiles (ms) and CPU µs per request.
  */
-export async function wrkRun({ url, connections, seconds, pid, method = 'GET', bodyFile, headers = true, delayMs = 0 }) {
+export async function wrkRun({ url, connections, seconds, pid, method = 'GET', bodyFile, headers = true, delayMs = 0, contentType }) {
   const env = {
+    ...(contentType ? { BENCH_CONTENT_TYPE: contentType } : {}),
     BENCH_METHOD: method,
     BENCH_BODY_FILE: bodyFile ?? '',
     BENCH_TOKEN: headers ? TOKEN : '',

@@ -6,6 +6,8 @@
 //   GET  /v1/sse?n=64&ms=20   n SSE events `ms` apart; each carries the send time on the
 //                             monotonic clock (process.hrtime, shared by all processes)
 //   GET  /v1/image            JSON with a base64 PNG (file given in BENCH_IMAGE_JSON)
+//   POST /v1/chat/completions reads the body, answers a chat completion with `usage`
+//                             (budgets scenario)
 //   GET  /health              {"status":"ok"}
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -17,6 +19,16 @@ const SMALL = Buffer.from(
     created: 1700000000,
     model: 'gpt-4o-mini',
     choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from the bench upstream.' }, finish_reason: 'stop' }],
+  }),
+);
+const CHAT = Buffer.from(
+  JSON.stringify({
+    id: 'chatcmpl-bench',
+    object: 'chat.completion',
+    created: 1700000000,
+    model: 'gpt-4o-mini',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from the bench upstream.' }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 12, completion_tokens: 8, total_tokens: 20 },
   }),
 );
 const HEALTH = Buffer.from('{"status":"ok"}');
@@ -55,6 +67,11 @@ const server = http.createServer({ keepAliveTimeout: 60_000, noDelay: true }, (r
   if (path === '/health') return json(res, HEALTH);
   if (path === '/v1/sse') return sse(req, res, url);
   if (path === '/v1/image' && IMAGE) return json(res, IMAGE);
+  if (path === '/v1/chat/completions') {
+    req.resume();
+    req.on('end', () => json(res, CHAT));
+    return undefined;
+  }
   if (path === '/v1/upload') {
     let bytes = 0;
     req.on('data', (c) => (bytes += c.length));

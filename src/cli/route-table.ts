@@ -1,7 +1,8 @@
 /** The human route table printed by `check` (prefix → upstream, auth, CORS, limit, transforms, egress). */
 import chalk from 'chalk';
 import type { LoadedConfig } from '../config/load.js';
-import { formatDuration } from '../config/units.js';
+import { formatCount, formatDuration } from '../config/units.js';
+import type { BudgetConfig } from '../config/schema.js';
 import { stripCredentials } from '../log/redact.js';
 import { describeEgress } from '../upstream/egress.js';
 import type { JwtClientConfig } from '../config/schema.js';
@@ -14,10 +15,17 @@ function safeDescribe(proxy: string, upstream: string, env: Record<string, strin
   }
 }
 
+/** `200k tokens/day by user (output)`, `300 requests/1h by ip`. */
+function describeBudget(b: BudgetConfig): string {
+  const per = typeof b.per === 'number' ? formatDuration(b.per) : b.per;
+  const what = b.tokens !== undefined ? `${formatCount(b.tokens)} tokens` : `${formatCount(b.requests ?? 0)} requests`;
+  return `${what}/${per} by ${b.by}${b.tokens !== undefined && b.count !== 'total' ? ` (${b.count})` : ''}`;
+}
+
 /** `unavailable`: route name → why the compiled route is disabled (e.g. a TLS file not there). */
 export function describeRoutes(loaded: LoadedConfig, env: Record<string, string | undefined> = process.env, unavailable?: Map<string, string>): string {
   const c = loaded.config;
-  const rows: string[][] = [['ROUTE', 'PREFIX', 'UPSTREAM', 'AUTH', 'CORS', 'RATE LIMIT', 'TRANSFORMS', 'EGRESS', 'STATE']];
+  const rows: string[][] = [['ROUTE', 'PREFIX', 'UPSTREAM', 'AUTH', 'CORS', 'RATE LIMIT', 'BUDGET', 'TRANSFORMS', 'EGRESS', 'STATE']];
   c.routes.forEach((r, i) => {
     const missing = loaded.missing.filter(
       (m) => (m.path[0] === 'routes' && m.path[1] === i) || (m.path[0] === 'clients' && Array.isArray(r.auth) && r.auth.includes(String(m.path[1]))),
@@ -29,6 +37,7 @@ export function describeRoutes(loaded: LoadedConfig, env: Record<string, string 
       r.auth === 'none' ? chalk.yellow('OPEN (none)') : r.auth.join(','),
       r.cors ? r.cors.origins.join(',') : '-',
       r.rateLimit ? `${r.rateLimit.requests}/${formatDuration(r.rateLimit.per)} by ${r.rateLimit.by}${r.rateLimit.store !== 'memory' ? ' (redis)' : ''}` : '-',
+      r.budget.length ? r.budget.map(describeBudget).join('; ') : '-',
       r.transforms.length ? r.transforms.map((t) => ('module' in t ? `module:${t.module}` : Object.keys(t)[0])).join(',') : '-',
       safeDescribe(r.egress?.proxy ?? c.egress.proxy, r.upstream, env),
       missing.length
@@ -44,6 +53,8 @@ export function describeRoutes(loaded: LoadedConfig, env: Record<string, string 
     const line = r.map((cell, j) => cell + ' '.repeat(widths[j]! - plain(cell).length)).join('  ').trimEnd();
     return i === 0 ? chalk.bold(line) : line;
   });
+  const budgeted = c.routes.some((r) => r.budget.length);
+  const budgetLine = budgeted ? `budgets kept in ${c.budgets.store === 'memory' ? 'memory (this process only)' : stripCredentials(c.budgets.store)}, windows in ${c.budgets.timezone}, store down → ${c.budgets.onStoreError === 'closed' ? '503 budget_unavailable' : 'served uncounted'}\n` : '';
   const head = `listen ${c.server.tls ? 'https' : 'http'}://${c.server.host}:${c.server.port}  base paths ${c.server.basePaths.join(', ')}\n`;
   // JWT clients per route (spec §11): who signs the tokens each route accepts.
   const jwt: string[] = [];
@@ -56,7 +67,7 @@ export function describeRoutes(loaded: LoadedConfig, env: Record<string, string 
   });
   const jwtBlock = jwt.length ? `${chalk.bold('JWT clients')}\n${jwt.join('\n')}\n` : '';
   const fp = c.forwardProxy ? `forward proxy on ${c.forwardProxy.host}:${c.forwardProxy.port} allowing ${c.forwardProxy.allow.join(', ')}\n` : '';
-  return head + lines.join('\n') + '\n' + jwtBlock + fp;
+  return head + lines.join('\n') + '\n' + budgetLine + jwtBlock + fp;
 }
 
 /** One line per JWT client: issuer, key source, algorithms, audience (never the secret). */

@@ -69,7 +69,8 @@ function restoreVars(value: string): string {
   return value.includes('$⟦') ? value.replace(/\$⟦([^⟧]*)⟧/g, '$${$1}') : value;
 }
 
-const SECRET_SECTIONS = new Set(['clients', 'egress', 'forwardProxy']);
+// budgets: a redis:// URL may carry a password.
+const SECRET_SECTIONS = new Set(['clients', 'egress', 'forwardProxy', 'budgets']);
 const SECRET_ROUTE_KEYS = new Set(['headers', 'keys', 'oauth', 'egress', 'rateLimit']);
 
 function isSecretPath(p: ConfigPath): boolean {
@@ -312,6 +313,7 @@ function describeIssue(
 
 function unionMessage(p: ConfigPath): string {
   if (p[0] === 'routes' && p[2] === 'transforms') return 'a transform is `png-to-jpeg: {…}` or `module: ./file.mjs` (with optional options/timeout)';
+  if (p[0] === 'routes' && p[2] === 'budget' && p[4] === 'per') return 'a budget window: day, week, month or a duration such as 6h';
   if (p[0] === 'routes' && p[2] === 'auth') return 'auth is `none` or a list of client names from `clients`';
   if (p[0] === 'clients' && p.length === 2) return 'a client is a token string or `jwt: {…}` (docs/identity.md)';
   if (p[0] === 'clients' && p[3] === 'claims') return 'a claim value is a string, a number or true/false';

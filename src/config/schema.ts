@@ -5,7 +5,7 @@
  * issue paths (mapped back to YAML line:col in load.ts) and inferred TypeScript types.
  */
 import { z } from 'zod';
-import { parseDuration, parseSize } from './units.js';
+import { parseCount, parseDuration, parseSize } from './units.js';
 
 // ---------- scalar helpers: YAML and ${VAR} interpolation both yield strings ----------
 
@@ -39,6 +39,29 @@ const size = () =>
       return z.NEVER;
     }
     return n;
+  });
+
+/** A token or request count: 4096, 200k, 20M (decimal units). */
+const count = () =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const n = parseCount(v);
+    if (n === undefined || n < 1) {
+      ctx.addIssue({ code: 'custom', message: `invalid count ${JSON.stringify(v)} (use e.g. 4096, 200k, 20M)` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/** A budget window: a calendar period in `budgets.timezone`, or a fixed duration aligned to the epoch (ms). */
+const budgetWindow = () =>
+  z.union([z.string(), z.number()]).transform((v, ctx): 'day' | 'week' | 'month' | number => {
+    if (v === 'day' || v === 'week' || v === 'month') return v;
+    const ms = parseDuration(v);
+    if (ms === undefined || ms < 1000) {
+      ctx.addIssue({ code: 'custom', message: `invalid budget window ${JSON.stringify(v)} (use day, week, month or a duration of at least 1s such as 1h, 6h)` });
+      return z.NEVER;
+    }
+    return ms;
   });
 
 const bool = () =>
@@ -230,6 +253,17 @@ export const transformSchema = z.union([
   moduleTransformSchema,
 ]);
 
+export const budgetSchema = z
+  .strictObject({
+    by: z.enum(['user', 'client', 'ip']).describe('Whose spend: `user` (a JWT user, `<client>:<claim>`; falls back to the IP when the caller has no user), `client` (relay client name; the IP on open routes) or `ip`.'),
+    tokens: count().optional().describe('Token limit per window (`200k`, `20M`). Needs `usage: auto`. Exactly one of `tokens` and `requests`.'),
+    requests: count().optional().describe('Admitted-request limit per window.'),
+    per: budgetWindow().describe('Window: `day`, `week` (from Monday) or `month` in `budgets.timezone`, or a duration (`1h`, `6h`) aligned to the epoch.'),
+    count: z.enum(['input', 'output', 'total']).default('total').describe('Which tokens count against `tokens`.'),
+    hold: count().prefault(4096).describe('Output tokens held before forwarding when the request names no output cap (`max_tokens`, `max_completion_tokens`, `max_output_tokens`, `generationConfig.maxOutputTokens`).'),
+  })
+  .describe('One budget: a cap on what each user, client or IP spends per window.');
+
 export const routeSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'route names use letters, digits, `.`, `_`, `-`').optional().describe('Route name for logs and metrics. Default: the prefix.'),
@@ -256,6 +290,8 @@ export const routeSchema = z
     forwardClientIp: bool().default(false).describe('Send X-Forwarded-For/-Proto/-Host upstream. Default: strip every client-address header.'),
     forwardPrefix: bool().default(false).describe('Send X-Forwarded-Prefix (base path + route prefix).'),
     transforms: z.array(transformSchema).default([]).describe('Response transforms, applied in order when their match holds.'),
+    usage: z.enum(['auto', 'none']).default('auto').describe('Read token usage from 2xx JSON and SSE responses (OpenAI chat/Responses/embeddings/images, Gemini, Anthropic, GigaChat) for the access log, metrics and budgets. `none`: never look.'),
+    budget: z.array(budgetSchema).default([]).describe('Spend budgets of this route (docs/budgets.md). Every applicable budget must have room before a request is forwarded; 429 budget_exceeded otherwise.'),
   })
   .describe('One route: a path prefix relayed to one upstream.');
 
@@ -290,6 +326,7 @@ export const serverSchema = z
     healthPath: urlPath().default('/health').describe('Liveness endpoint (under every base path).'),
     readyPath: urlPath().default('/ready').describe('Readiness endpoint: 503 while starting or draining.'),
     metricsPath: urlPath().optional().describe('Prometheus metrics endpoint; off when omitted.'),
+    usagePath: urlPath().optional().describe('Where a caller reads its own budgets with its own credentials (e.g. /usage, under every base path); off when omitted.'),
     metricsToken: z.string().optional().describe('When set, /metrics requires `Authorization: Bearer <token>`.'),
     maxTransformSize: size().prefault('64mb').describe('Largest body a transform collects; larger bodies pass untouched.'),
     imageConversions: int(1, 256).optional().describe('Image conversions (png-to-jpeg) in flight per process; more wait their turn. Default: CPU count − 1, at least 1.'),
@@ -319,6 +356,32 @@ export const forwardProxySchema = z
   })
   .describe('Run ai-relay as an HTTP forward proxy (CONNECT + absolute-form), a Squid replacement for the VPS.');
 
+export const budgetsSchema = z
+  .strictObject({
+    store: z
+      .string()
+      .regex(/^(memory|rediss?:\/\/.+)$/, 'must be `memory` or a redis://host:port URL')
+      .default('memory')
+      .describe('`memory` (one process) or `redis://host:6379` to share spend between relays (a Redis that never evicts: maxmemory-policy noeviction).'),
+    timezone: z
+      .string()
+      .refine(validTimeZone, 'must be an IANA time zone such as UTC or Europe/Moscow')
+      .default('UTC')
+      .describe('Time zone of calendar windows (day, week, month).'),
+    onStoreError: z.enum(['closed', 'open']).default('closed').describe('Redis down: `closed` answers 503 budget_unavailable; `open` serves uncounted (one warning per outage).'),
+    maxCallers: int(1, 1e8).default(100_000).describe('memory store: budget entries kept; the least recently used go first.'),
+  })
+  .describe('Where budgets keep spend (routes[].budget).');
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const configSchema = z
   .strictObject({
     server: serverSchema.prefault({}),
@@ -330,6 +393,7 @@ export const configSchema = z
     egress: egressSchema.prefault({}),
     routes: z.array(routeSchema).default([]).describe('The route table.'),
     forwardProxy: forwardProxySchema.optional(),
+    budgets: budgetsSchema.prefault({}),
   })
   .describe('ai-relay configuration.');
 
@@ -347,3 +411,5 @@ export type ForwardProxyConfig = z.output<typeof forwardProxySchema>;
 export type LogConfig = z.output<typeof logSchema>;
 export type JwtClientConfig = z.output<typeof jwtClientSchema>;
 export type ClientConfig = z.output<typeof clientSchema>;
+export type BudgetConfig = z.output<typeof budgetSchema>;
+export type BudgetsConfig = z.output<typeof budgetsSchema>;

@@ -34,3 +34,24 @@ export function formatSize(bytes: number): string {
   if (bytes % 1024 === 0 && bytes > 0) return `${bytes / 1024}kb`;
   return `${bytes}b`;
 }
+
+/**
+ * Token and request counts as people write them: `4096`, `200k`, `20M`, `1.5m`, `2G`. Decimal
+ * (k = 1 000), unlike sizes: budgets are compared with providers' prices per thousand/million.
+ */
+const COUNT_RE = /^(\d+(?:\.\d+)?)\s*([kmg])?$/i;
+const COUNT_UNIT: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 };
+
+export function parseCount(input: string | number): number | undefined {
+  if (typeof input === 'number') return Number.isSafeInteger(input) && input >= 0 ? input : undefined;
+  const m = COUNT_RE.exec(input.trim());
+  if (!m) return undefined;
+  const n = Math.round(Number(m[1]) * COUNT_UNIT[(m[2] ?? '').toLowerCase()]!);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+export function formatCount(n: number): string {
+  if (n >= 1e6 && n % 1e6 === 0) return `${n / 1e6}M`;
+  if (n >= 1e3 && n % 1e3 === 0) return `${n / 1e3}k`;
+  return String(n);
+}

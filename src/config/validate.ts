@@ -64,6 +64,14 @@ export function crossValidate(cfg: RelayConfig): { errors: Finding[]; warnings: 
     if (r.tls?.insecure) warnings.push({ path: at('tls', 'insecure'), message: `route "${name}": tls.insecure is on — upstream certificates are NOT verified` });
     if ((r.tls?.cert === undefined) !== (r.tls?.key === undefined)) errors.push({ path: at('tls'), message: 'mutual TLS needs both tls.cert and tls.key' });
     if (r.auth === 'none') warnings.push({ path: at('auth'), message: `route "${name}" is open (auth: none): anyone who can reach the relay can use it` });
+    r.budget.forEach((b, j) => {
+      if ((b.tokens === undefined) === (b.requests === undefined)) {
+        errors.push({ path: at('budget', j), message: b.tokens === undefined ? 'a budget needs `tokens: N` or `requests: N`' : 'a budget counts either `tokens` or `requests`, not both; write two budgets' });
+      }
+      // by + window is the store key: two such budgets would count into one.
+      if (r.budget.findIndex((o) => o.by === b.by && o.per === b.per) < j) errors.push({ path: at('budget', j), message: `two budgets by ${b.by} per ${String(b.per)} on one route; keep one (or use another window)` });
+      if (b.tokens !== undefined && r.usage === 'none') errors.push({ path: at('budget', j, 'tokens'), message: 'a tokens budget needs usage: auto (the route says usage: none, so spend could never be read)' });
+    });
     r.transforms.forEach((t, j) => {
       if ('png-to-jpeg' in t && t['png-to-jpeg'].fields) {
         t['png-to-jpeg'].fields.forEach((f, k) => {

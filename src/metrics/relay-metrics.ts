@@ -18,7 +18,7 @@ import type { Registry } from 'prom-client';
 import { loadPromClient, promClient, type PromClient } from './prom-client.js';
 import type { Exchange } from '../server/context.js';
 import { DURATION_BUCKETS, OVERHEAD_BUCKETS, TRANSFORM_BUCKETS, UPSTREAM_BUCKETS } from './buckets.js';
-import { LeanCounter } from './lean-counter.js';
+import { LeanCounter, type LeanCounterSeries } from './lean-counter.js';
 import { LeanHistogram } from './lean-histogram.js';
 import { RouteSeries, type SeriesMetrics } from './route-series.js';
 import type { MetricsSink } from './types.js';
@@ -61,6 +61,19 @@ export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
     tokenFetches: new LeanCounter('ai_relay_token_fetches_total', 'OAuth token fetches, by result.', ['route', 'result'], pending),
     keyRests: new LeanCounter('ai_relay_key_rests_total', 'Key-pool keys put to rest after 401/403/429, by key index (never the key).', ['route', 'key'], pending),
   };
+  // Tokens by route, client and kind: series bound per route+client on first use.
+  const tokens = new LeanCounter('ai_relay_tokens_total', 'Tokens the upstream reported using (usage: auto), by route, relay client name (- when none) and kind (input, output).', ['route', 'client', 'kind'], pending);
+  const tokenSeries = new Map<string, { input: LeanCounterSeries; output: LeanCounterSeries }>();
+  const tokensOf = (route: string, client: string) => {
+    const key = `${route}\u0000${client}`;
+    let t = tokenSeries.get(key);
+    if (!t) {
+      t = { input: tokens.labels(route, client, 'input'), output: tokens.labels(route, client, 'output') };
+      tokenSeries.set(key, t);
+    }
+    return t;
+  };
+  const refusals = new LeanCounter('ai_relay_budget_refusals_total', 'Requests refused by a route budget, by type (budget_exceeded: 429, no room; budget_unavailable: 503, store down).', ['route', 'type'], pending);
   const reloads = new LeanCounter('ai_relay_config_reloads_total', 'Config reloads, by result (failed: the old config kept serving).', ['result'], pending);
   const reloadOk = reloads.labels('ok');
   const reloadFailed = reloads.labels('failed');
@@ -102,8 +115,15 @@ export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
       if (x.upstreamStart > 0) {
         s.overhead.observe((x.upstreamStart - x.start) / 1000);
         if (x.upstreamHeadersAt > 0) s.upstream.observe((x.upstreamHeadersAt - x.upstreamStart) / 1000);
-      } else if (x.status === 429 && route) s.rateLimited.inc();
+      } else if (x.budgetRefusal && route) refusals.labels(route.name, x.budgetRefusal).inc();
+      else if (x.status === 429 && route) s.rateLimited.inc();
       s.duration.observe((performance.now() - x.start) / 1000);
+      const u = x.usage;
+      if (route && typeof u === 'object') {
+        const t = tokensOf(route.name, x.client ?? '-');
+        if (u.input > 0) t.input.inc(u.input);
+        if (u.output > 0) t.output.inc(u.output);
+      }
     },
     configReload(ok) {
       (ok ? reloadOk : reloadFailed).inc();

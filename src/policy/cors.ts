@@ -7,8 +7,8 @@
 import type { CorsConfig } from '../config/schema.js';
 import type { OutHeaders } from '../upstream/headers.js';
 
-/** Always exposed so browser code can read ids, timing and limits. */
-const BASE_EXPOSE = ['X-Request-Id', 'Server-Timing', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'];
+/** Always exposed so browser code can read ids, timing, limits and budgets. */
+const BASE_EXPOSE = ['X-Request-Id', 'Server-Timing', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After', 'X-Budget-Limit', 'X-Budget-Remaining', 'X-Budget-Reset', 'X-Should-Retry'];
 const DEFAULT_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 
 export interface CorsPolicy {

@@ -208,6 +208,44 @@ export class RedisStore {
     return [allowed === 1, Number(level)];
   }
 
+  /**
+   * Runs a Lua script under the same rules as take() (deadline, no queueing, one warning per
+   * outage). Defined on the connection at first use, so ioredis sends it by SHA afterwards.
+   * Budgets use it (src/budgets/redis-store.ts). Rejects with StoreUnavailableError.
+   */
+  async runScript(name: string, lua: string, keys: string[], args: (string | number)[]): Promise<unknown> {
+    if (this.closed) throw new StoreUnavailableError(`store ${this.url} is closed`);
+    const state = { expired: false };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        state.expired = true;
+        reject(new StoreUnavailableError(`store ${this.url} did not answer within ${this.timeoutMs}ms`));
+      }, this.timeoutMs);
+    });
+    try {
+      return await Promise.race([this.runNow(name, lua, keys, args, state), timeout]);
+    } catch (err) {
+      this.markDown(err as Error);
+      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`store ${this.url}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async runNow(name: string, lua: string, keys: string[], args: (string | number)[], state: { expired: boolean }): Promise<unknown> {
+    const client = this.client ?? (await this.clientReady);
+    if (!this.everReady && !this.down && client.status !== 'ready') {
+      await this.firstReady;
+      if (state.expired) throw new StoreUnavailableError('gave up waiting for the first connection');
+    }
+    const commands = client as unknown as Record<string, ((...a: (string | number)[]) => Promise<unknown>) | undefined>;
+    if (typeof commands[name] !== 'function') client.defineCommand(name, { lua });
+    const result = await commands[name]!(keys.length, ...keys, ...args);
+    this.markUp();
+    return result;
+  }
+
   private markDown(err: Error): void {
     if (this.down || this.closed) return;
     this.down = true;

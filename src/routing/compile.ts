@@ -26,6 +26,9 @@ import type { LimiterRegistry } from './limiter-registry.js';
 import { KeySetRegistry, type KeySetHandle } from './key-set-registry.js';
 import type { MetricsSink } from '../metrics/types.js';
 import type { CompiledRoute, RouteTable } from './table.js';
+import { BudgetStoreRegistry } from '../budgets/registry.js';
+import { RouteBudgets } from '../budgets/route-budgets.js';
+import { createBudgetService, type BudgetService } from '../budgets/service.js';
 
 export interface CompileDeps {
   pools: PoolRegistry;
@@ -39,6 +42,10 @@ export interface CompileDeps {
   keySets?: KeySetRegistry;
   /** Where transforms and credential sources report (src/metrics/types.ts); absent: not recorded. */
   metrics?: MetricsSink;
+  /** Reused across reloads so budgets kept in memory survive a reload. */
+  budgetStores?: BudgetStoreRegistry;
+  /** Budget clock (epoch ms); a test seam, default Date.now. */
+  budgetClock?: () => number;
 }
 
 export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Promise<RouteTable> {
@@ -89,6 +96,14 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     }
   }
 
+  // One budget service per table, only when something uses it.
+  let budgets: BudgetService | undefined;
+  if (config.routes.some((r) => r.budget.length) || config.server.usagePath) {
+    const now = deps.budgetClock ?? Date.now;
+    const stores = deps.budgetStores ?? new BudgetStoreRegistry(now);
+    budgets = createBudgetService(config.budgets, stores.acquire(config.budgets, deps.log), { now, log: deps.log });
+  }
+
   const routes: CompiledRoute[] = [];
   const acquired: CompiledRoute[] = [];
   for (const [i, rc] of config.routes.entries()) {
@@ -98,7 +113,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     if (Array.isArray(rc.auth)) for (const c of rc.auth) for (const v of missingClients.get(c) ?? []) missing.add(v);
     if (!rc.egress?.proxy) for (const v of missingGlobalEgress) missing.add(v);
     try {
-      const r = await compileRoute(rc, name, missing.size ? [...missing] : undefined, loaded, deps, { tokens, jwt: jwtClients }, redactor);
+      const r = await compileRoute(rc, name, missing.size ? [...missing] : undefined, loaded, deps, { tokens, jwt: jwtClients }, redactor, budgets);
       routes.push(r);
       acquired.push(r);
     } catch (err) {
@@ -113,6 +128,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
       await r.rateLimit?.limiter.close();
     }));
     await Promise.all(keySets.map((k) => k.release()));
+    await budgets?.close();
   };
   if (issues.length) {
     await dispose();
@@ -129,6 +145,8 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     healthPath: normalisePrefix(config.server.healthPath),
     readyPath: normalisePrefix(config.server.readyPath),
     metricsPath: config.server.metricsPath ? normalisePrefix(config.server.metricsPath) : undefined,
+    usagePath: config.server.usagePath ? normalisePrefix(config.server.usagePath) : undefined,
+    budgets,
     redactor,
     maxBodySize: config.server.limits.maxBodySize,
     sendTimeout: config.server.limits.sendTimeout,
@@ -146,6 +164,7 @@ async function compileRoute(
   deps: CompileDeps,
   clients: AuthClients,
   redactor: Redactor,
+  budgets: BudgetService | undefined,
 ): Promise<CompiledRoute> {
   const up = new URL(rc.upstream);
   const origin = up.origin;
@@ -212,7 +231,14 @@ async function compileRoute(
       remove: new Set(rc.headers.remove.map((h) => h.toLowerCase())),
       set: [
         // A transform can only read encodings Node decodes; browsers also offer zstd.
-        ...(rc.transforms.length && !('accept-encoding' in lowerKeys(rc.headers.set)) ? [['accept-encoding', 'gzip, deflate, br'] as const] : []),
+        // A token budget must read every answer's usage (and may strip a chunk from SSE): identity.
+        ...(!('accept-encoding' in lowerKeys(rc.headers.set))
+          ? rc.usage === 'auto' && rc.budget.some((b) => b.tokens !== undefined)
+            ? [['accept-encoding', 'identity'] as const]
+            : rc.transforms.length
+              ? [['accept-encoding', 'gzip, deflate, br'] as const]
+              : []
+          : []),
         ...Object.entries(rc.headers.set).map(([k, v]) => [k.toLowerCase(), v] as const),
       ],
       forwardClientIp: rc.forwardClientIp,
@@ -229,6 +255,8 @@ async function compileRoute(
     forwardClientIp: rc.forwardClientIp,
     forwardPrefix: rc.forwardPrefix,
     transform,
+    usage: rc.usage === 'auto',
+    budgets: rc.budget.length && budgets ? new RouteBudgets(name, rc.budget, budgets, holdTtl(rc)) : undefined,
     errorContext: {
       upstream: upstreamBase,
       egress: pool.egress.describe,
@@ -246,6 +274,14 @@ async function compileRoute(
       return l;
     },
   };
+}
+
+/**
+ * How long a hold lives without being settled: past the route's whole-exchange timeout, or, with
+ * none, long enough for any sane generation. Settling an expired hold still charges real usage.
+ */
+function holdTtl(rc: RouteConfig): number {
+  return (rc.timeout > 0 ? rc.timeout : 30 * 60_000) + 2 * 60_000;
 }
 
 function lowerKeys(o: Record<string, string>): Record<string, string> {

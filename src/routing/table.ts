@@ -10,6 +10,8 @@ import type { CredentialSource } from '../upstream/credentials/types.js';
 import type { RouteInfo, TransformPlanner } from '../transforms/types.js';
 import type { Redactor } from '../log/redact.js';
 import type { RelayConfig, RouteConfig } from '../config/schema.js';
+import type { RouteBudgets } from '../budgets/route-budgets.js';
+import type { BudgetService } from '../budgets/service.js';
 
 export interface CompiledRoute {
   name: string;
@@ -46,6 +48,10 @@ export interface CompiledRoute {
   forwardClientIp: boolean;
   forwardPrefix: boolean;
   transform: TransformPlanner | undefined;
+  /** Read token usage from responses (`usage: auto`). */
+  usage: boolean;
+  /** The route's budgets; undefined when it has none. */
+  budgets: RouteBudgets | undefined;
   errorContext: UpstreamErrorContext;
   locationFor(base: string): LocationRewrite;
 }
@@ -60,6 +66,9 @@ export interface RouteTable {
   healthPath: string;
   readyPath: string;
   metricsPath: string | undefined;
+  usagePath: string | undefined;
+  /** Budget store and settings; undefined when no route has a budget and there is no usagePath. */
+  budgets: BudgetService | undefined;
   redactor: Redactor;
   maxBodySize: number;
   sendTimeout: number;

@@ -28,6 +28,7 @@ export function logAccess(x: Exchange): void {
         (x.user !== undefined ? `,"user":${JSON.stringify(x.user)}` : '') +
         `,"ip":${JSON.stringify(x.ip)}` +
         (x.outcome !== undefined ? `,"outcome":${JSON.stringify(x.outcome)}` : '') +
+        (x.usage !== undefined && x.usage !== 'none' ? `,"usage":${usageJson(x.usage)}` : '') +
         `,"msg":${JSON.stringify(msg)}}\n`,
     );
     return;
@@ -47,8 +48,14 @@ export function logAccess(x: Exchange): void {
     user: x.user,
     ip: x.ip,
     outcome: x.outcome,
+    usage: x.usage === 'none' ? undefined : x.usage,
   };
   x.log[level](fields, msg);
+}
+
+/** `{"input":…,"output":…,"total":…}`, or `"estimated"` when a budget hold was charged instead. */
+function usageJson(u: Exclude<Exchange['usage'], 'none' | undefined>): string {
+  return u === 'estimated' ? '"estimated"' : `{"input":${u.input},"output":${u.output},"total":${u.total}}`;
 }
 
 function round(ms: number): number {

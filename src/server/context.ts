@@ -4,6 +4,8 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from '../log/logger.js';
 import type { OutHeaders } from '../upstream/headers.js';
 import type { CompiledRoute, RouteTable } from '../routing/table.js';
+import type { Usage } from '../usage/usage.js';
+import type { BudgetTicket } from '../budgets/route-budgets.js';
 
 /**
  * HTTP/2 compatibility objects (Http2ServerRequest/Response) are used through the HTTP/1 types:
@@ -41,7 +43,16 @@ export interface Exchange {
    * is identified by `client` and `user` together (two issuers may have the same `sub`), so
    * consumers (rate limits, budgets, cache scope) always combine the two.
    */
-  user?: string | undefined;
+  user: string | undefined;
+  /**
+   * Token usage read from the response; `estimated` when a budget hold was charged instead;
+   * `none` when the whole answer was read and reports no usage (nothing to charge, not logged).
+   */
+  usage: Usage | 'estimated' | 'none' | undefined;
+  /** Refused by a budget (metrics tell these 429/503s from rate limiting). */
+  budgetRefusal?: 'budget_exceeded' | 'budget_unavailable';
+  /** The budget hold of this exchange, settled when it ends. */
+  budget: BudgetTicket | undefined;
   /** Headers the relay adds to every response of this exchange (CORS, rate limit, Vary…). */
   relayHeaders: OutHeaders;
   bytesIn: number;

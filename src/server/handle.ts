@@ -1,6 +1,6 @@
 /**
  * The request handler: accept → id → base path → health/ready → path safety → route → CORS →
- * disabled → method → origin policy → auth → rate limit → forward. It is the one catch-all
+ * disabled → method → origin policy → auth → rate limit → budget → forward. It is the one catch-all
  * boundary: nothing a client sends can throw past it.
  */
 import type { Logger } from '../log/logger.js';
@@ -19,6 +19,10 @@ import { guardUpload, type UploadGuard } from './upload-guard.js';
 import { sendError, sendJson } from './respond.js';
 import { rateLimitKey, type RateResult } from '../policy/rate-limit.js';
 import type { AuthOutcome } from '../policy/auth.js';
+import { budgetGate, type Prepared } from './budget-gate.js';
+import { collect, type Collecting } from './collect.js';
+import { settleBudget } from './settle.js';
+import { usageEndpoint } from './usage-endpoint.js';
 
 export interface RelayState {
   table: RouteTable;
@@ -42,6 +46,7 @@ const hooks = {
   done: (x: Exchange) => {
     const state = (x as Exchange & { state: RelayState }).state;
     state.active--;
+    if (x.budget) settleBudget(x);
     logAccess(x);
     state.onExchangeDone?.(x);
     if (state.active === 0) state.onIdle?.();
@@ -71,6 +76,8 @@ export function createHandler(state: RelayState): (req: AnyRequest, res: AnyResp
       ip: clientIp(req.socket?.remoteAddress, req.headers['x-forwarded-for'], table.trustProxy),
       client: undefined,
       user: undefined,
+      usage: undefined,
+      budget: undefined,
       relayHeaders: { 'x-request-id': requestId },
       bytesIn: 0,
       bytesOut: 0,
@@ -114,6 +121,7 @@ function route(x: Exchange & { state: RelayState }, state: RelayState): void {
 
   if (rest === table.healthPath) return endpoint(x, () => health(x, state));
   if (rest === table.readyPath) return endpoint(x, () => ready(x, state));
+  if (rest === table.usagePath && table.budgets) return endpoint(x, () => usageEndpoint(x, table.budgets!));
   const extra = state.extraEndpoints?.get(rest);
   if (extra) return endpoint(x, () => extra(x));
 
@@ -184,14 +192,14 @@ function afterAuth(x: Exchange, r: CompiledRoute, auth: AuthOutcome | undefined)
         (rr) => afterLimit(x, r, rr, auth?.via),
         (err) => {
           x.log.warn({ err }, 'rate limiter failed; letting the request through');
-          proceed(x, r, auth?.via);
+          admit(x, r, auth?.via);
         },
       );
       return;
     }
     return afterLimit(x, r, result, auth?.via);
   }
-  proceed(x, r, auth?.via);
+  admit(x, r, auth?.via);
 }
 
 function afterLimit(x: Exchange, r: CompiledRoute, rr: RateResult, via: string | undefined): void {
@@ -202,22 +210,53 @@ function afterLimit(x: Exchange, r: CompiledRoute, rr: RateResult, via: string |
     return reject(x, new RelayError('rate_limited', `rate limit of route ${r.name} exceeded; retry in ${rr.retryAfterSeconds}s`, { headers: { 'retry-after': String(rr.retryAfterSeconds) } }));
   }
   if (x.res.destroyed) return hooks.done(x);
-  proceed(x, r, via);
+  admit(x, r, via);
 }
 
-function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
+/** The request body of an exchange, and who to tell when its upload stalls (upload-guard.ts). */
+interface Upload {
+  hasBody: boolean;
+  chunked: boolean;
+  guard: UploadGuard | undefined;
+  /** Set once the exchange is forwarded: a stall then aborts the upstream request. */
+  forwarding: ForwardHandle | undefined;
+  /** Set while the body is read into memory: a stall then answers 408 here. */
+  collecting: Collecting | undefined;
+}
+
+/**
+ * Size check, then the route's idleTimeout/timeout watch the upload from here on, through the
+ * budget gate's read of the body as well as forwarding. Budgets last (spec §12: after auth and
+ * rate limit), then forward.
+ */
+function admit(x: Exchange, r: CompiledRoute, via: string | undefined): void {
   const { req, table } = x;
   const cl = req.headers['content-length'];
-  let hasBody = false;
-  let chunked = false;
+  const up: Upload = { hasBody: false, chunked: false, guard: undefined, forwarding: undefined, collecting: undefined };
   if (cl !== undefined) {
     const n = Number(cl);
     if (n > table.maxBodySize) return reject(x, new RelayError('body_too_large', `request body of ${n} bytes exceeds maxBodySize (${table.maxBodySize} bytes)`));
     x.bytesIn = n;
-    hasBody = n > 0;
+    up.hasBody = n > 0;
   } else if (req.headers['transfer-encoding'] !== undefined || (req.httpVersionMajor === 2 && !req.readableEnded && x.method !== 'GET' && x.method !== 'HEAD')) {
-    hasBody = chunked = true;
+    up.hasBody = up.chunked = true;
   }
+  if (up.hasBody) {
+    up.guard = guardUpload(req, x.res, { idleTimeout: r.idleTimeout, timeout: r.timeout, start: x.start }, (err) => {
+      if (up.forwarding) return up.forwarding.abort(err);
+      up.collecting?.cancel();
+      x.outcome = err.message;
+      reject(x, err);
+    });
+  }
+  if (!r.budgets) return proceed(x, r, via, undefined, up);
+  budgetGate(x, r, up, (pre) => proceed(x, r, via, pre, up), (err) => reject(x, err), () => hooks.done(x));
+}
+
+function proceed(x: Exchange, r: CompiledRoute, via: string | undefined, pre: Prepared | undefined, up: Upload): void {
+  const { req, table } = x;
+  const { hasBody, chunked } = up;
+  if (pre) x.bytesIn = pre.body.length;
   const rest = x.routePath;
   const tail = r.stripPrefix ? (r.prefix === '/' ? rest : rest.slice(r.prefix.length)) : rest;
   // Joined as strings after the safety check: never new URL(clientPath, base).
@@ -239,28 +278,23 @@ function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
   }
   const accept = req.headers.accept;
   const wantsSse = typeof accept === 'string' && accept.includes('text/event-stream');
-
-  // The route's idleTimeout/timeout watch the upload too (upload-guard.ts). Until the exchange is
-  // forwarded a stall is answered here; afterwards forward() aborts the upstream request.
-  let forwarding: ForwardHandle | undefined;
-  let collecting: { cancel(): void } | undefined;
-  const upload = hasBody
-    ? guardUpload(req, x.res, { idleTimeout: r.idleTimeout, timeout: r.timeout, start: x.start }, (err) => {
-        if (forwarding) return forwarding.abort(err);
-        collecting?.cancel();
-        x.outcome = err.message;
-        reject(x, err);
-      })
-    : undefined;
-
+  if (pre) {
+    // Read by the budget gate already (and maybe given include_usage): forwarded from memory.
+    if (pre.stripUsage) headers['content-length'] = String(pre.body.length);
+    const wantsStream = wantsSse || (r.heartbeat > 0 && STREAM_TRUE.test(pre.body.toString('latin1')));
+    up.forwarding = forward(x, { method: x.method, path: upstreamPath, headers, body: pre.body, wantsStream, stripUsage: pre.stripUsage }, hooks);
+    return;
+  }
+  const upload = up.guard;
   // Keep the body in memory only where it buys something: a replay on a fresh key/token, or
   // seeing `"stream": true` for an early SSE start. Bounded; larger bodies stream as usual.
   const keep = Math.max(r.credentials?.replayLimit ?? 0, r.heartbeat && isJson(req.headers['content-type']) ? SNIFF_LIMIT : 0);
   if (hasBody && !chunked && x.bytesIn <= keep) {
-    collecting = collect(req, upload, (buf) => {
+    up.collecting = collect(req, upload, (buf) => {
+      up.collecting = undefined;
       if (!buf) return hooks.done(x); // the client went away while uploading
       const wantsStream = wantsSse || (r.heartbeat > 0 && STREAM_TRUE.test(buf.toString('latin1')));
-      forwarding = forward(x, { method: x.method, path: upstreamPath, headers, body: buf, wantsStream, upload }, hooks);
+      up.forwarding = forward(x, { method: x.method, path: upstreamPath, headers, body: buf, wantsStream, upload }, hooks);
     });
     return;
   }
@@ -278,7 +312,7 @@ function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
     // every chunk, and undici must not destroy the request itself (see limitBody).
     body = upload ? limitBody(req, Infinity, () => {}, () => upload.touch()) : req;
   }
-  forwarding = forward(x, { method: x.method, path: upstreamPath, headers, body, wantsStream: wantsSse, upload }, hooks);
+  up.forwarding = forward(x, { method: x.method, path: upstreamPath, headers, body, wantsStream: wantsSse, upload }, hooks);
 }
 
 const SNIFF_LIMIT = 1024 * 1024;
@@ -286,31 +320,6 @@ const STREAM_TRUE = /"stream"\s*:\s*true/;
 
 function isJson(ct: string | undefined): boolean {
   return typeof ct === 'string' && ct.includes('json');
-}
-
-/** Buffers the whole body; `cancel()` stops it (the exchange was answered some other way). */
-function collect(req: ClientRequest, upload: UploadGuard | undefined, cb: (buf: Buffer | undefined) => void): { cancel(): void } {
-  const chunks: Buffer[] = [];
-  let done = false;
-  req.on('data', (c: Buffer) => {
-    chunks.push(c);
-    upload?.touch();
-  });
-  req.once('end', () => {
-    if (!done) cb(Buffer.concat(chunks));
-    done = true;
-  });
-  const gone = () => {
-    if (!done) cb(undefined);
-    done = true;
-  };
-  req.once('error', gone);
-  req.once('close', gone);
-  return {
-    cancel() {
-      done = true;
-    },
-  };
 }
 
 function endpoint(x: Exchange, fn: () => void | Promise<void>): void {

@@ -18,6 +18,7 @@ import type { Lease } from './credentials/types.js';
 import { createScrubSession } from './scrub.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
 import type { UploadGuard } from '../server/upload-guard.js';
+import { createUsageTap, type UsageTap } from '../usage/tap.js';
 
 export interface ForwardRequest {
   method: string;
@@ -28,6 +29,8 @@ export interface ForwardRequest {
   body: Readable | Buffer | null;
   /** The client asked for a stream (Accept: text/event-stream or JSON "stream": true). */
   wantsStream: boolean;
+  /** The relay asked for `include_usage`: leave the usage-only chunk out of the client's stream. */
+  stripUsage?: boolean;
   /** Watches the request body while it arrives (server/upload-guard.ts); absent without a body. */
   upload?: UploadGuard | undefined;
 }
@@ -75,12 +78,15 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
   let earlyTimer: NodeJS.Timeout | undefined;
   let heartbeat: Heartbeat | undefined;
   let sendTimer: NodeJS.Timeout | undefined;
+  let tap: UsageTap | undefined;
 
   // log.bodies at debug level: the first bytes of each body, truncated (the logger redacts).
   const bodyLog = x.table.config.log.bodies && x.log.isLevelEnabled('debug') ? { res: [] as Buffer[], size: 0 } : undefined;
   const finish = () => {
     if (finished) return;
     finished = true;
+    // A stream cut after its usage event still reported it.
+    if (tap && x.usage === undefined) x.usage = tap.usage;
     if (bodyLog) {
       x.log.debug(
         { req_id: x.requestId, req_body: Buffer.isBuffer(fr.body) ? truncate(fr.body) : fr.body ? '(streamed)' : undefined, res_body: truncate(Buffer.concat(bodyLog.res), bodyLog.size) },
@@ -202,6 +208,9 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
       const out = downstreamResponseHeaders(headers as Record<string, string | string[]>, route.locationFor(x.base));
       if (status >= 400 && x.table.redactor.size) scrubHeaders(out, x.table.redactor);
       const isSse = typeof out['content-type'] === 'string' && out['content-type'].startsWith(EVENT_STREAM);
+      // Usage rides along in 2xx JSON and SSE bodies; read as they pass (src/usage/tap.ts).
+      tap = route.usage && status < 300 ? createUsageTap(out['content-type'] as string | undefined, out['content-encoding'] as string | undefined, { strip: fr.stripUsage === true }) : undefined;
+      if (tap && fr.stripUsage && isSse) delete out['content-length']; // bytes may be left out
       if (early) {
         heartbeat?.stop();
         if (status >= 200 && status < 300 && isSse) {
@@ -226,6 +235,11 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
     onResponseData(c, chunk) {
       if (discard) return;
       fr.upload?.touch(); // "no byte either way": a response in flow keeps a slow upload alive
+      if (tap) {
+        const pass = tap.data(chunk);
+        if (!pass) return;
+        chunk = pass;
+      }
       if (session) {
         if (!session.data(chunk)) c.pause();
         return;
@@ -240,6 +254,14 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
     onResponseEnd() {
       if (discard) return;
       heartbeat?.stop();
+      if (tap) {
+        const rest = tap.end();
+        if (rest) {
+          if (session) session.data(rest);
+          else write(rest, undefined);
+        }
+        x.usage = tap.usage ?? (tap.reportsNone ? 'none' : undefined);
+      }
       if (session) session.end();
       else res.end();
       // The access line is written when the client has the last byte (res 'finish').

@@ -1,0 +1,197 @@
+/**
+ * The usage tap: sees the upstream response chunks as they pass to the client and reads the
+ * usage out of them, without holding the stream back.
+ *
+ * - SSE: each chunk is passed on at once; a copy is cut into events (sse-parser.ts) and only an
+ *   event whose bytes mention `usage` is JSON-parsed, so the per-event cost is one byte search.
+ *   With `strip` (the relay injected `include_usage`), bytes are passed on per whole event so the
+ *   usage-only chunk the client never asked for can be left out; every other byte is unchanged,
+ *   and an event leaves as soon as its last byte arrived.
+ * - JSON: usage sits in the document, so the body is copied aside up to `maxJson` (larger
+ *   bodies: usage unknown) and parsed when it ended. gzip/deflate/br bodies are decoded then.
+ * - Anything else (images, audio, compressed SSE): no tap.
+ */
+import zlib from 'node:zlib';
+import { SseParser, parseEvent, type SseItem } from '../transforms/sse-parser.js';
+import { isUsageOnlyChunk, UsageReader } from './reader.js';
+import { Tail, TAIL_BYTES, usageInTail } from './tail.js';
+import type { Usage } from './usage.js';
+
+export interface UsageTap {
+  /** The bytes to pass on for this upstream chunk (the chunk itself unless stripping); undefined: nothing yet. */
+  data(chunk: Buffer): Buffer | undefined;
+  /** Upstream ended: bytes still held (strip mode only); `usage` is final afterwards. */
+  end(): Buffer | undefined;
+  readonly usage: Usage | undefined;
+  /**
+   * The whole body was read and parsed and reports no usage at all (a model list, a DALL·E
+   * image): nothing to charge. Never true for a stream, which may simply have been cut short.
+   */
+  readonly reportsNone: boolean;
+}
+
+/** Bodies and events past this are not read for usage (they pass untouched). */
+export const USAGE_MAX_BYTES = 1024 * 1024;
+const USAGE = Buffer.from('usage');
+const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\b/i;
+
+export function createUsageTap(contentType: string | undefined, contentEncoding: string | undefined, opts: { strip: boolean; maxBytes?: number }): UsageTap | undefined {
+  if (typeof contentType !== 'string') return undefined;
+  const max = opts.maxBytes ?? USAGE_MAX_BYTES;
+  const identity = contentEncoding === undefined || contentEncoding === '' || contentEncoding.toLowerCase() === 'identity';
+  if (contentType.startsWith('text/event-stream')) return identity ? sseTap(opts.strip, max) : undefined;
+  if (JSON_TYPE.test(contentType)) return jsonTap(identity ? undefined : contentEncoding!.toLowerCase(), max);
+  return undefined;
+}
+
+function sseTap(strip: boolean, max: number): UsageTap {
+  const reader = new UsageReader();
+  let out: Buffer[] = [];
+  const read = (raw: Buffer): boolean => {
+    if (raw.indexOf(USAGE) === -1) return false;
+    const data = parseEvent(raw.toString('utf8')).data;
+    if (data === undefined || data === '[DONE]') return false;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(data);
+    } catch {
+      return false; // not JSON: not ours to judge, passed on as is
+    }
+    reader.see(doc);
+    return strip && isUsageOnlyChunk(doc);
+  };
+  // An event over `max` (a Gemini image chunk) arrives as raw pieces: its usage is read from
+  // the last bytes once they mention it.
+  const tail = new Tail();
+  let oversize = false;
+  let pending = false; // the tail mentions usage whose object has not closed yet
+  const parser = new SseParser(
+    max,
+    (item: SseItem) => {
+      if (item.kind === 'event') {
+        oversize = false;
+        if (read(item.raw)) return; // the usage chunk only the relay asked for
+      } else if (oversize) {
+        tail.push(item.raw);
+        const t = tail.value;
+        if (pending || t.indexOf('usage', Math.max(0, t.length - item.raw.length - 5)) !== -1) {
+          const doc = usageInTail(t);
+          pending = doc === undefined;
+          if (doc) reader.see(doc);
+        }
+      }
+      if (strip) out.push(item.raw);
+    },
+    () => {
+      oversize = true;
+      pending = false;
+      tail.reset();
+    },
+  );
+  const take = (): Buffer | undefined => {
+    if (out.length === 0) return undefined;
+    const b = out.length === 1 ? out[0]! : Buffer.concat(out);
+    out = [];
+    return b;
+  };
+  return {
+    data(chunk) {
+      parser.push(chunk);
+      return strip ? take() : chunk;
+    },
+    end() {
+      parser.end();
+      return strip ? take() : undefined;
+    },
+    get usage() {
+      return reader.usage;
+    },
+    reportsNone: false,
+  };
+}
+
+function jsonTap(encoding: string | undefined, max: number): UsageTap {
+  let parts: Buffer[] | undefined = [];
+  let size = 0;
+  let usage: Usage | undefined;
+  let none = false;
+  // Most JSON answers without usage (model lists, errors, other APIs) are never parsed: the
+  // chunks are searched for `usage` (with a carry across chunk edges) as they pass.
+  let mentions = encoding !== undefined; // compressed bytes cannot be searched
+  let carry = '';
+  const tail = encoding === undefined ? new Tail() : undefined;
+  return {
+    data(chunk) {
+      if (parts) {
+        size += chunk.length;
+        if (size > max) {
+          // Too large to parse whole: only the end is kept, where the APIs put usage.
+          if (tail) {
+            let from = parts.length;
+            for (let kept = 0; from > 0 && kept < TAIL_BYTES; ) kept += parts[--from]!.length;
+            for (const p of parts.slice(from)) tail.push(p);
+            tail.push(chunk);
+          }
+          parts = undefined;
+        } else {
+          parts.push(chunk);
+          if (!mentions) {
+            mentions = chunk.indexOf(USAGE) !== -1 || (carry !== '' && (carry + chunk.subarray(0, 4).toString('latin1')).includes('usage'));
+            carry = chunk.subarray(Math.max(0, chunk.length - 4)).toString('latin1');
+          }
+        }
+      } else tail?.push(chunk);
+      return chunk;
+    },
+    end() {
+      if (!parts && tail && size > max) {
+        const doc = usageInTail(tail.value);
+        if (doc) {
+          const reader = new UsageReader();
+          reader.see(doc);
+          usage = reader.usage;
+        }
+        return undefined;
+      }
+      if (!parts || size === 0) return undefined;
+      if (!mentions) {
+        none = true;
+        parts = undefined;
+        return undefined;
+      }
+      try {
+        let body: Buffer = Buffer.concat(parts, size);
+        parts = undefined;
+        if (encoding) body = decodeSync(body, encoding, max);
+        const reader = new UsageReader();
+        reader.see(JSON.parse(body.toString('utf8')));
+        usage = reader.usage;
+        none = usage === undefined;
+      } catch {
+        /* not JSON after all, or undecodable: usage unknown */
+      }
+      return undefined;
+    },
+    get usage() {
+      return usage;
+    },
+    get reportsNone() {
+      return none;
+    },
+  };
+}
+
+function decodeSync(body: Buffer, encoding: string, max: number): Buffer {
+  const o = { maxOutputLength: max };
+  switch (encoding) {
+    case 'gzip':
+    case 'x-gzip':
+      return zlib.gunzipSync(body, o);
+    case 'deflate':
+      return zlib.inflateSync(body, o);
+    case 'br':
+      return zlib.brotliDecompressSync(body, o);
+    default:
+      throw new Error(`cannot decode ${encoding}`);
+  }
+}
