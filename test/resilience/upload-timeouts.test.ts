@@ -118,6 +118,14 @@ routes:
     idleTimeout: ${IDLE}ms
     heartbeat: 10s
     retries: 0
+  - name: budgeted
+    prefix: /budgeted
+    upstream: ${up.url}
+    auth: none
+    idleTimeout: ${IDLE}ms
+    retries: 0
+    budget:
+      - { by: ip, tokens: 100k, per: day }
 `);
   });
   afterAll(async () => {
@@ -240,6 +248,21 @@ routes:
     expect(JSON.parse(response!.body.toString()).error).toMatchObject({ type: 'request_timeout', message: `request body stalled for ${IDLE}ms (idleTimeout)`, route: 'buffered' });
     expect(up.requests.length).toBe(n);
     expect(accessLine(path)).toMatchObject({ status: 408, outcome: `request body stalled for ${IDLE}ms (idleTimeout)` });
+    await keepsServing();
+  });
+
+  it('a body the budget gate reads (to size the hold) that stalls → 408; nothing reaches the upstream, nothing is charged', async () => {
+    const path = '/budgeted/v1/chat/completions';
+    const n = up.requests.length;
+    const c = await startUpload(path, false);
+    const { response, at } = await c.ended();
+    expect(at - c.lastWriteAt()).toBeGreaterThanOrEqual(IDLE - 50);
+    expect(at - c.lastWriteAt()).toBeLessThan(IDLE + 1000);
+    expect(response?.status).toBe(408);
+    expect(JSON.parse(response!.body.toString()).error).toMatchObject({ type: 'request_timeout', route: 'budgeted' });
+    expect(up.requests.length).toBe(n);
+    expect(accessLine(path)).toMatchObject({ status: 408 });
+    expect(accessLine(path)!.usage).toBeUndefined();
     await keepsServing();
   });
 
