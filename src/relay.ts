@@ -29,6 +29,7 @@ import type { Exchange } from './server/context.js';
 import { createHandler, type RelayState } from './server/handle.js';
 import { listen, type Listener } from './server/listen.js';
 import { LiveSet } from './server/live-set.js';
+import { CacheRegistry } from './cache/registry.js';
 import { PoolRegistry } from './upstream/dispatcher.js';
 import { loadServerTls } from './tls/files.js';
 import { startForwardProxy, type ForwardProxy } from './forward-proxy/index.js';
@@ -50,6 +51,8 @@ export interface StartOptions {
    * a source that asks the primary for every worker's numbers (cluster/worker-metrics.ts).
    */
   metricsSource?: (own: RelayMetrics) => MetricsSource;
+  /** Clock of the memory response cache, ms since the epoch (tests age entries without sleeping). */
+  cacheClock?: () => number;
 }
 
 export interface CloseOptions {
@@ -101,9 +104,11 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   const pools = new PoolRegistry();
   const inFlight = new LiveSet<Exchange>(); // not a Set: see live-set.ts
   const version = relayVersion();
-  const metrics = createRelayMetrics({ version, inFlight: () => inFlight });
+  const caches = new CacheRegistry(opts.cacheClock ? { now: opts.cacheClock } : {});
+  const metrics = createRelayMetrics({ version, inFlight: () => inFlight, cacheStats: () => caches.stats() });
+  caches.setEvents({ onEvict: () => metrics.cacheEvicted(), onStoreError: (op) => metrics.cacheStoreError(op) });
   const metricsSource = opts.metricsSource ? opts.metricsSource(metrics) : metrics;
-  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry(), metrics };
+  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry(), metrics, caches };
   const table = await compileTable(loaded, deps);
   const state: RelayState = {
     table,

@@ -30,6 +30,10 @@ export interface RelayMetrics extends MetricsSink {
   exchangeDone(x: Exchange): void;
   /** A config reload was applied (`ok`) or rejected. */
   configReload(ok: boolean): void;
+  /** A response-cache store operation failed or timed out (served from upstream). */
+  cacheStoreError(op: 'get' | 'set'): void;
+  /** The memory cache evicted an entry to make room. */
+  cacheEvicted(): void;
   /** The Prometheus text of this relay (one process). */
   text(): Promise<string>;
   readonly contentType: string;
@@ -39,6 +43,8 @@ export interface MetricsOptions {
   version: string;
   /** Exchanges in flight right now (read at scrape time). */
   inFlight: () => Iterable<Exchange>;
+  /** Bytes and entries in the memory cache store (read at scrape time). */
+  cacheStats?: () => { bytes: number; entries: number };
 }
 
 /** Route label of exchanges that matched no route (404, bad paths). */
@@ -60,7 +66,12 @@ export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
     transformTime: new LeanHistogram('ai_relay_transform_duration_seconds', 'Time spent in response transforms.', ['route'], TRANSFORM_BUCKETS, pending),
     tokenFetches: new LeanCounter('ai_relay_token_fetches_total', 'OAuth token fetches, by result.', ['route', 'result'], pending),
     keyRests: new LeanCounter('ai_relay_key_rests_total', 'Key-pool keys put to rest after 401/403/429, by key index (never the key).', ['route', 'key'], pending),
+    cacheRequests: new LeanCounter('ai_relay_cache_requests_total', 'Requests on cached paths, by cache result: hit (also single-flight followers), miss, bypass, refresh.', ['route', 'result'], pending),
   };
+  const cacheStoreErrors = new LeanCounter('ai_relay_cache_store_errors_total', 'Response-cache store operations that failed or timed out, by operation (the request was served from upstream).', ['op'], pending);
+  const cacheGetErrors = cacheStoreErrors.labels('get');
+  const cacheSetErrors = cacheStoreErrors.labels('set');
+  const cacheEvictions = new LeanCounter('ai_relay_cache_evictions_total', 'Memory-cache entries evicted to stay within cache.maxSize.', [], pending).labels();
   const reloads = new LeanCounter('ai_relay_config_reloads_total', 'Config reloads, by result (failed: the old config kept serving).', ['result'], pending);
   const reloadOk = reloads.labels('ok');
   const reloadFailed = reloads.labels('failed');
@@ -104,6 +115,13 @@ export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
         if (x.upstreamHeadersAt > 0) s.upstream.observe((x.upstreamHeadersAt - x.upstreamStart) / 1000);
       } else if (x.status === 429 && route) s.rateLimited.inc();
       s.duration.observe((performance.now() - x.start) / 1000);
+      if (x.cache !== undefined) s.cache(x.cache).inc();
+    },
+    cacheStoreError(op) {
+      (op === 'get' ? cacheGetErrors : cacheSetErrors).inc();
+    },
+    cacheEvicted() {
+      cacheEvictions.inc();
     },
     configReload(ok) {
       (ok ? reloadOk : reloadFailed).inc();
@@ -152,6 +170,11 @@ function buildRegistry(prom: PromClient, lean: LeanMetric[], opts: MetricsOption
       this.set(n);
     },
   });
+  if (opts.cacheStats) {
+    const stats = opts.cacheStats;
+    new Gauge({ name: 'ai_relay_cache_bytes', help: 'Bytes held by the memory response cache.', registers, collect() { this.set(stats().bytes); } });
+    new Gauge({ name: 'ai_relay_cache_entries', help: 'Entries held by the memory response cache.', registers, collect() { this.set(stats().entries); } });
+  }
   new Gauge({ name: 'ai_relay_info', help: 'Always 1; the version label tells which build runs.', labelNames: ['version'], aggregator: 'max', registers }).labels(opts.version).set(1);
   new Gauge({
     name: 'ai_relay_process_resident_memory_bytes',

@@ -24,6 +24,8 @@ import { collectSecrets } from './secrets.js';
 import type { LimiterRegistry } from './limiter-registry.js';
 import type { MetricsSink } from '../metrics/types.js';
 import type { CompiledRoute, RouteTable } from './table.js';
+import { CacheRegistry, type SharedCache } from '../cache/registry.js';
+import { compileRouteCache } from '../cache/route-cache.js';
 
 export interface CompileDeps {
   pools: PoolRegistry;
@@ -35,6 +37,8 @@ export interface CompileDeps {
   limiters?: LimiterRegistry;
   /** Where transforms and credential sources report (src/metrics/types.ts); absent: not recorded. */
   metrics?: MetricsSink;
+  /** Keeps the response-cache store across reloads; absent: a registry per table. */
+  caches?: CacheRegistry;
 }
 
 export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Promise<RouteTable> {
@@ -57,6 +61,9 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
   const tokens: Record<string, string> = {};
   for (const [name, token] of Object.entries(config.clients)) if (!missingClients.has(name) && token) tokens[name] = token;
 
+  // One store for every caching route, opened only when some route caches (§13).
+  let cache: SharedCache | undefined;
+  if (config.routes.some((r) => r.cache)) cache = await (deps.caches ?? new CacheRegistry()).acquire(config.cache, deps.log);
   const routes: CompiledRoute[] = [];
   const acquired: CompiledRoute[] = [];
   for (const [i, rc] of config.routes.entries()) {
@@ -66,7 +73,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     if (Array.isArray(rc.auth)) for (const c of rc.auth) for (const v of missingClients.get(c) ?? []) missing.add(v);
     if (!rc.egress?.proxy) for (const v of missingGlobalEgress) missing.add(v);
     try {
-      const r = await compileRoute(rc, name, missing.size ? [...missing] : undefined, loaded, deps, tokens, redactor);
+      const r = await compileRoute(rc, name, missing.size ? [...missing] : undefined, loaded, deps, tokens, redactor, cache);
       routes.push(r);
       acquired.push(r);
     } catch (err) {
@@ -80,6 +87,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
       r.credentials?.close();
       await r.rateLimit?.limiter.close();
     }));
+    await cache?.release();
   };
   if (issues.length) {
     await dispose();
@@ -112,6 +120,7 @@ async function compileRoute(
   deps: CompileDeps,
   tokens: Record<string, string>,
   redactor: Redactor,
+  cache: SharedCache | undefined,
 ): Promise<CompiledRoute> {
   const up = new URL(rc.upstream);
   const origin = up.origin;
@@ -172,7 +181,7 @@ async function compileRoute(
     methods,
     allowHeader: methods ? [...methods].join(', ') : '',
     auth: compileAuth(rc.auth, tokens),
-    cors: rc.cors ? compileCors(rc.cors, rc.methods) : undefined,
+    cors: rc.cors ? compileCors(rc.cors, rc.methods, { cache: Boolean(rc.cache) }) : undefined,
     rateLimit: rc.rateLimit ? { limiter: deps.limiters ? deps.limiters.acquire(name, rc.rateLimit, () => createRateLimiter(rc.rateLimit!, { route: name, log: deps.log })) : createRateLimiter(rc.rateLimit, { route: name, log: deps.log }), by: rc.rateLimit.by } : undefined,
     headerPlan: {
       remove: new Set(rc.headers.remove.map((h) => h.toLowerCase())),
@@ -195,6 +204,7 @@ async function compileRoute(
     forwardClientIp: rc.forwardClientIp,
     forwardPrefix: rc.forwardPrefix,
     transform,
+    cache: rc.cache && cache ? compileRouteCache(rc, cache) : undefined,
     errorContext: {
       upstream: upstreamBase,
       egress: pool.egress.describe,

@@ -9,6 +9,7 @@ import type { CredentialSource } from '../upstream/credentials/types.js';
 import type { RouteInfo, TransformPlanner } from '../transforms/types.js';
 import type { Redactor } from '../log/redact.js';
 import type { RelayConfig, RouteConfig } from '../config/schema.js';
+import type { RouteCache } from '../cache/route-cache.js';
 
 export interface CompiledRoute {
   name: string;
@@ -45,6 +46,8 @@ export interface CompiledRoute {
   forwardClientIp: boolean;
   forwardPrefix: boolean;
   transform: TransformPlanner | undefined;
+  /** Response cache of the route (§13); undefined when the route does not cache. */
+  cache: RouteCache | undefined;
   errorContext: UpstreamErrorContext;
   locationFor(base: string): LocationRewrite;
 }

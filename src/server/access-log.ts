@@ -23,6 +23,7 @@ export function logAccess(x: Exchange): void {
         `,"bytes_in":${x.bytesIn},"bytes_out":${x.bytesOut}` +
         (x.client !== undefined ? `,"client":${JSON.stringify(x.client)}` : '') +
         `,"ip":${JSON.stringify(x.ip)}` +
+        (x.cache !== undefined ? `,"cache":"${x.cache}"` : '') +
         (x.outcome !== undefined ? `,"outcome":${JSON.stringify(x.outcome)}` : '') +
         `,"msg":${JSON.stringify(msg)}}\n`,
     );
@@ -41,6 +42,7 @@ export function logAccess(x: Exchange): void {
     bytes_out: x.bytesOut,
     client: x.client,
     ip: x.ip,
+    cache: x.cache,
     outcome: x.outcome,
   };
   x.log[level](fields, msg);

@@ -36,6 +36,10 @@ export interface Exchange {
   routePath: string;
   ip: string;
   client: string | undefined;
+  /** The signed-in user behind a JWT client (§11); undefined for shared tokens and open routes. */
+  user: string | undefined;
+  /** What the response cache did with this exchange (§13); undefined off cached paths. */
+  cache: 'hit' | 'miss' | 'bypass' | 'refresh' | undefined;
   /** Headers the relay adds to every response of this exchange (CORS, rate limit, Vary…). */
   relayHeaders: OutHeaders;
   bytesIn: number;

@@ -9,7 +9,8 @@ import { clientIp } from '../net/client-ip.js';
 import { matchRoute, stripBase } from '../routing/match.js';
 import { splitTarget, unsafePathReason } from '../routing/path.js';
 import type { CompiledRoute, RouteTable } from '../routing/table.js';
-import { forward, limitBody } from '../upstream/forward.js';
+import { forward, limitBody, type ForwardTap } from '../upstream/forward.js';
+import { throughCache } from '../cache/serve.js';
 import { upstreamRequestHeaders } from '../upstream/headers.js';
 import { logAccess } from './access-log.js';
 import type { AnyRequest, AnyResponse, ClientRequest, ClientResponse, Exchange } from './context.js';
@@ -67,6 +68,8 @@ export function createHandler(state: RelayState): (req: AnyRequest, res: AnyResp
       routePath: '',
       ip: clientIp(req.socket?.remoteAddress, req.headers['x-forwarded-for'], table.trustProxy),
       client: undefined,
+      user: undefined,
+      cache: undefined,
       relayHeaders: { 'x-request-id': requestId },
       bytesIn: 0,
       bytesOut: 0,
@@ -203,8 +206,41 @@ function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
   } catch (err) {
     return reject(x, new RelayError('bad_request', `invalid request header: ${(err as Error).message}`));
   }
+  const up: Upstream = { path: upstreamPath, headers };
+  // §13 response cache: looked up here, after auth, origin and rate limit and BEFORE anything
+  // that spends (budgets, §12): a hit or a single-flight follower is answered without reaching
+  // toUpstream(). The tail matched is the path after the prefix, whatever stripPrefix says.
+  const cachedTail = r.prefix === '/' ? rest : rest.slice(r.prefix.length);
+  if (r.cache?.applies(x.method, cachedTail)) {
+    return throughCache(x, r.cache, { body, upstreamPath, upstreamHeaders: headers }, {
+      done: hooks.done,
+      upstream: (xx, b, tap) => toUpstream(xx, r, up, b, tap),
+    });
+  }
+  toUpstream(x, r, up, body, undefined);
+}
+
+interface Upstream {
+  path: string;
+  headers: ReturnType<typeof upstreamRequestHeaders>;
+}
+
+/**
+ * Every request that goes upstream passes here — after the cache lookup. §12 budget admission
+ * (hold before forwarding) belongs at the top of this function, so that cache hits and
+ * single-flight followers spend nothing.
+ */
+function toUpstream(x: Exchange, r: CompiledRoute, up: Upstream, body: import('node:stream').Readable | Buffer | null, tap: ForwardTap | undefined): void {
+  const req = x.req;
   const accept = req.headers.accept;
   const wantsSse = typeof accept === 'string' && accept.includes('text/event-stream');
+  const extra = tap ? { tap } : {};
+  if (Buffer.isBuffer(body)) {
+    // Already read (the cache keyed it): the same decisions as below, without reading again.
+    const wantsStream = wantsSse || (r.heartbeat > 0 && isJson(req.headers['content-type']) && STREAM_TRUE.test(body.toString('latin1')));
+    forward(x, { method: x.method, path: up.path, headers: up.headers, body, wantsStream, ...extra }, hooks);
+    return;
+  }
   // Keep the body in memory only where it buys something: a replay on a fresh key/token, or
   // seeing `"stream": true` for an early SSE start. Bounded; larger bodies stream as usual.
   const keep = Math.max(r.credentials?.replayLimit ?? 0, r.heartbeat && isJson(req.headers['content-type']) ? SNIFF_LIMIT : 0);
@@ -212,11 +248,11 @@ function proceed(x: Exchange, r: CompiledRoute, via: string | undefined): void {
     collect(req, (buf) => {
       if (!buf) return hooks.done(x); // the client went away while uploading
       const wantsStream = wantsSse || (r.heartbeat > 0 && STREAM_TRUE.test(buf.toString('latin1')));
-      forward(x, { method: x.method, path: upstreamPath, headers, body: buf, wantsStream }, hooks);
+      forward(x, { method: x.method, path: up.path, headers: up.headers, body: buf, wantsStream, ...extra }, hooks);
     });
     return;
   }
-  forward(x, { method: x.method, path: upstreamPath, headers, body, wantsStream: wantsSse }, hooks);
+  forward(x, { method: x.method, path: up.path, headers: up.headers, body, wantsStream: wantsSse, ...extra }, hooks);
 }
 
 const SNIFF_LIMIT = 1024 * 1024;

@@ -27,6 +27,28 @@ export interface ForwardRequest {
   body: Readable | Buffer | null;
   /** The client asked for a stream (Accept: text/event-stream or JSON "stream": true). */
   wantsStream: boolean;
+  /** Sees what the client receives (the response cache records through it). */
+  tap?: ForwardTap;
+}
+
+/**
+ * A listener on the answer as the client receives it (after transforms). It is told the
+ * upstream's head, the head written to the client (before the relay's own headers are added), each
+ * body chunk by reference, and how the answer ended. It can keep the upstream call running after
+ * this exchange's client left (other clients follow it) and is handed a way to abort it.
+ */
+export interface ForwardTap {
+  upstream(status: number, headers: OutHeaders, raw: Record<string, string | string[] | undefined>): void;
+  head(status: number, headers: OutHeaders): void;
+  data(chunk: Buffer): void;
+  /** The upstream answer ended normally and the client has all of it (or left after it was shared). */
+  end(): void;
+  /** The answer will not complete: error, reset, timeout, early-start error, or the client left. */
+  fail(reason: string): void;
+  /** This exchange's client left: true keeps the upstream call going for others. */
+  keepGoing(): boolean;
+  /** Set by forward(): aborts the upstream call (when nobody follows it any more). */
+  abort?: (reason: string) => void;
 }
 
 export interface ForwardHooks {
@@ -63,6 +85,11 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
   let earlyTimer: NodeJS.Timeout | undefined;
   let heartbeat: Heartbeat | undefined;
   let sendTimer: NodeJS.Timeout | undefined;
+  const tap = fr.tap;
+  // The client left but others follow this upstream answer (response cache, single flight):
+  // keep reading it for them, write nothing more to this client.
+  let detached = false;
+  if (tap) tap.abort = (reason) => controller?.abort(new Error(reason));
 
   // log.bodies at debug level: the first bytes of each body, truncated (the logger redacts).
   const bodyLog = x.table.config.log.bodies && x.log.isLevelEnabled('debug') ? { res: [] as Buffer[], size: 0 } : undefined;
@@ -85,6 +112,14 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
   // A client that goes away aborts the upstream request (res 'close' before it finished).
   res.on('close', () => {
     if (!res.writableFinished) {
+      if (tap && !finished && tap.keepGoing()) {
+        detached = true;
+        x.outcome ??= 'client closed the connection (the upstream answer goes on for others)';
+        if (x.status === 0) x.status = 499;
+        finish();
+        return;
+      }
+      tap?.fail('client closed the connection');
       clientGone = true;
       x.outcome ??= 'client closed the connection';
       if (x.status === 0) x.status = 499;
@@ -103,6 +138,8 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
   }
 
   const fail = (err: unknown) => {
+    tap?.fail(errorCode(err) || 'upstream failure');
+    if (detached) return;
     if (finished || clientGone) return finish();
     const mapped = mapUpstreamError(err, route.errorContext);
     if (early && !started) {
@@ -127,11 +164,21 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
 
   /** Writes with backpressure; a client that reads nothing for sendTimeout is dropped. */
   const write = (chunk: Buffer, c: Dispatcher.DispatchController | undefined): boolean => {
+    tap?.data(chunk);
+    if (detached) return true;
     x.bytesOut += chunk.length;
     if (res.write(chunk)) return true;
     if (!sendTimer && x.table.sendTimeout > 0) {
       sendTimer = setTimeout(() => {
         x.outcome = `client read nothing for ${x.table.sendTimeout}ms (sendTimeout)`;
+        if (tap && tap.keepGoing()) {
+          // Others follow this answer: drop only this client and read on for them.
+          detached = true;
+          res.destroy();
+          finish();
+          c?.resume();
+          return;
+        }
         clientGone = true; // the client's fault, not the upstream's: keep this outcome
         controller?.abort(new Error('sendTimeout'));
         res.destroy();
@@ -153,6 +200,8 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
     (sinkObj ??= {
       writeHead(status, headers) {
         started = true;
+        tap?.head(status, headers);
+        if (detached) return;
         x.status = status;
         writeHead(x, status, headers);
       },
@@ -161,10 +210,12 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
         res.once('drain', cb);
       },
       end() {
-        res.end();
+        tap?.end();
+        if (!detached) res.end();
       },
       destroy(err) {
-        res.destroy(err);
+        tap?.fail(err.message);
+        if (!detached) res.destroy(err);
       },
     });
 
@@ -186,6 +237,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
       x.upstreamHeadersAt = performance.now();
       if (earlyTimer) clearTimeout(earlyTimer);
       const out = downstreamResponseHeaders(headers as Record<string, string | string[]>, route.locationFor(x.base));
+      tap?.upstream(status, out, headers as Record<string, string | string[] | undefined>);
       if (status >= 400 && x.table.redactor.size) scrubHeaders(out, x.table.redactor);
       const isSse = typeof out['content-type'] === 'string' && out['content-type'].startsWith(EVENT_STREAM);
       if (early) {
@@ -196,6 +248,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
           heartbeat = route.heartbeat ? createHeartbeat(route.heartbeat, (s) => res.write(s)) : undefined;
           return;
         }
+        tap?.fail(`upstream answered ${status} after an early start`);
         session = earlyErrorSession(x, status, res, () => (started = true));
         return;
       }
@@ -205,6 +258,8 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
       }
       if (session) return;
       started = true;
+      tap?.head(status, out);
+      if (detached) return;
       x.status = status;
       writeHead(x, status, out);
       if (isSse && route.heartbeat) heartbeat = createHeartbeat(route.heartbeat, (s) => res.write(s));
@@ -226,7 +281,11 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
       if (discard) return;
       heartbeat?.stop();
       if (session) session.end();
-      else res.end();
+      else {
+        tap?.end();
+        if (detached) return;
+        res.end();
+      }
       // The access line is written when the client has the last byte (res 'finish').
       if (res.writableFinished) finish();
       else res.once('finish', finish);
@@ -286,7 +345,9 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
       if (started || early || finished || clientGone) return;
       early = true;
       x.status = 200;
-      writeHead(x, 200, { 'content-type': 'text/event-stream; charset=utf-8' });
+      const head = { 'content-type': 'text/event-stream; charset=utf-8' };
+      tap?.head(200, head);
+      writeHead(x, 200, head);
       heartbeat = createHeartbeat(route.heartbeat!, (s) => res.write(s));
       heartbeat.tick();
     }, route.heartbeat);
