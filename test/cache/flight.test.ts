@@ -83,6 +83,7 @@ describe('response cache: single flight', () => {
     await waitFor(() => up.count() >= 1);
     const waiters = [post('reset'), post('reset')];
     await sleep(50);
+    expect(up.count()).toBe(1); // the waiters wait for the leader
     release!();
     const [l, ...w] = await Promise.all([leader, ...waiters]);
     expect(l.status).toBe(502);
