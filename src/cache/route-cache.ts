@@ -13,7 +13,7 @@ export interface RouteCache {
   ttl: number;
   maxTtl: number;
   scope: 'client' | 'shared';
-  /** Lower-cased names of `cache.headers`, in config order. */
+  /** Lower-cased names of the headers keyed: Accept and Accept-Encoding, then `cache.headers`. */
   headers: string[];
   replayStreams: boolean;
   /** Canonical JSON of the route's transforms: changing a setting (JPEG quality) changes every key. */
@@ -38,7 +38,9 @@ export function compileRouteCache(rc: RouteConfig, shared: SharedCache): RouteCa
     ttl: cfg.ttl,
     maxTtl: Math.max(cfg.maxTtl ?? cfg.ttl, 0),
     scope: cfg.scope,
-    headers: cfg.headers.map((h) => h.toLowerCase()),
+    // Accept-Encoding decides whether the stored bytes are compressed, and Accept may pick the
+    // format: always keyed, so a client that cannot read gzip never gets a gzip entry.
+    headers: [...new Set(['accept', 'accept-encoding', ...cfg.headers.map((h) => h.toLowerCase())])],
     replayStreams: cfg.stream === 'replay',
     transforms: canonicalJson(rc.transforms),
     routeSet,

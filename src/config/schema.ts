@@ -190,7 +190,7 @@ export const routeCacheSchema = z
     ttl: duration().refine((ms) => ms > 0, 'must be longer than 0').prefault('10m').describe('How long an answer is kept.'),
     maxTtl: duration().optional().describe('The longest a client may ask for with `X-Relay-Cache-TTL`. Default: `ttl` (clients may only shorten it).'),
     scope: z.enum(['client', 'shared']).default('client').describe('`client`: entries are per relay client (and per user, and per IP on open routes); `shared`: one entry for every caller — only for answers that are the same for everyone.'),
-    headers: z.array(headerName()).default([]).describe('Request headers that change the answer (e.g. `openai-beta`), added to the key.'),
+    headers: z.array(headerName()).default([]).describe('Request headers that change the answer (e.g. `openai-beta`), added to the key. `Accept` and `Accept-Encoding` are always keyed.'),
     stream: z.enum(['replay', 'bypass']).default('replay').describe('Server-sent event answers: `replay` records them while they stream and replays the events at once on a hit; `bypass` never caches streams.'),
   })
   .describe('Response cache of the route (off unless present). See docs/cache.md.');

@@ -307,7 +307,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
   };
 
   const send = (l: Lease | undefined) => {
-    if (clientGone || finished) return;
+    if (clientGone || (finished && !detached)) return;
     lease = l;
     const headers = l ? { ...fr.headers, [l.header]: l.value } : fr.headers;
     x.upstreamStart = performance.now();
@@ -330,7 +330,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
   };
 
   const dispatch = () => {
-    if (clientGone || finished) return;
+    if (clientGone || (finished && !detached)) return;
     const creds = route.credentials;
     if (!creds) return send(undefined);
     const l = creds.lease();

@@ -180,4 +180,9 @@ describe('response cache: single flight', () => {
     await waitFor(() => upstreamClosed, 3000, 'upstream aborted after the last client left');
     release!();
   });
+
+  it('leaves no exchange in flight and no flight open', async () => {
+    await waitFor(() => relay.relay.inFlight().size === 0, 3000, 'no exchange in flight');
+    for (const r of relay.relay.table().routes) expect(r.cache?.shared.flights.size ?? 0).toBe(0);
+  });
 });
