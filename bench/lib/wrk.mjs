@@ -27,13 +27,14 @@ function runWrk(args, env) {
  * One measured wrk run. `pid` is the process whose CPU is charged to the target (the proxy; for
  * "direct", the upstream). Returns req/s, latency percentiles (ms) and CPU µs per request.
  */
-export async function wrkRun({ url, connections, seconds, pid, method = 'GET', bodyFile, headers = true, delayMs = 0 }) {
+export async function wrkRun({ url, connections, seconds, pid, method = 'GET', bodyFile, headers = true, delayMs = 0, cacheControl = '' }) {
   const env = {
     BENCH_METHOD: method,
     BENCH_BODY_FILE: bodyFile ?? '',
     BENCH_TOKEN: headers ? TOKEN : '',
     BENCH_ORIGIN: headers ? ORIGIN : '',
     BENCH_DELAY_MS: delayMs ? String(delayMs) : '',
+    BENCH_CACHE_CONTROL: cacheControl,
   };
   const cpu0 = pid ? cpuSeconds(pid) : 0;
   const m0 = machineCpu();
