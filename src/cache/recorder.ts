@@ -74,6 +74,9 @@ export class Recorder implements ForwardTap {
     const ct = headers['content-type'];
     this.sse = typeof ct === 'string' && ct.startsWith('text/event-stream');
     if (status !== 200) this.refuse(`status ${status}`);
+    // An API answering 200 with an HTML page is a captive portal, a CDN or a proxy error page:
+    // never worth replaying.
+    else if (typeof ct === 'string' && ct.startsWith('text/html')) this.refuse('an HTML page');
     if (this.sse) {
       if (!this.opts.replayStreams) {
         this.refuse('stream: bypass');

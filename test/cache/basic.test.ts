@@ -105,7 +105,7 @@ describe('response cache: basics', () => {
     expect(up.count()).toBe(3);
   });
 
-  it('never stores non-200, upstream no-store or private, or an answer with Set-Cookie', async () => {
+  it('never stores non-200, upstream no-store or private, an answer with Set-Cookie, or an HTML page', async () => {
     const cases: [string, (res: import('node:http').ServerResponse) => void][] = [
       ['/v1/models/e400', (res) => res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{}}')],
       ['/v1/models/e429', (res) => res.writeHead(429, { 'content-type': 'application/json' }).end('{"error":{}}')],
@@ -113,6 +113,7 @@ describe('response cache: basics', () => {
       ['/v1/models/nostore', (res) => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end('{}')],
       ['/v1/models/private', (res) => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'private, max-age=60' }).end('{}')],
       ['/v1/models/cookie', (res) => res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'sid=secret' }).end('{}')],
+      ['/v1/models/html', (res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html>captive portal</html>')],
     ];
     up.handler = (req, res) => cases.find(([p]) => req.url === p)![1](res);
     for (const [p] of cases) {
