@@ -10,10 +10,39 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Flight, type Follower } from '../../src/cache/flight.js';
 import { Recorder } from '../../src/cache/recorder.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
 import { call, countingUpstream, sleep, waitFor, MOBILE, WEB, type CountingUpstream } from './helpers.js';
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
+
+const yaml = (upstream: string) => `clients: { web: tok-web, mobile: tok-mobile }
+routes:
+  - name: shared
+    prefix: /shared
+    upstream: ${upstream}
+    auth: [web, mobile]
+    cache: { paths: ["/models"], scope: shared }
+  - name: private
+    prefix: /private
+    upstream: ${upstream}
+    auth: [web, mobile]
+    idleTimeout: 200ms
+    cache: { paths: ["/models", "/gz", "/sse"], methods: [GET, HEAD, POST] }
+  - name: beat
+    prefix: /beat
+    upstream: ${upstream}
+    auth: [web]
+    heartbeat: 100ms
+    cache: { paths: ["/sse"], methods: [POST] }
+  - name: upper
+    prefix: /upper
+    upstream: ${upstream}
+    auth: [web]
+    transforms:
+      - module: ./fixtures/upper.mjs
+    cache: { paths: ["/x"] }
+`;
 
 describe('response cache: corners', () => {
   let up: CountingUpstream;
@@ -21,30 +50,7 @@ describe('response cache: corners', () => {
 
   beforeAll(async () => {
     up = await countingUpstream();
-    relay = await startTestRelay(
-      `clients: { web: tok-web, mobile: tok-mobile }
-routes:
-  - name: shared
-    prefix: /shared
-    upstream: ${up.url}
-    auth: [web, mobile]
-    cache: { paths: ["/models"], scope: shared }
-  - name: private
-    prefix: /private
-    upstream: ${up.url}
-    auth: [web, mobile]
-    idleTimeout: 200ms
-    cache: { paths: ["/models", "/gz", "/sse"], methods: [GET, HEAD, POST] }
-  - name: upper
-    prefix: /upper
-    upstream: ${up.url}
-    auth: [web]
-    transforms:
-      - module: ./fixtures/upper.mjs
-    cache: { paths: ["/x"] }
-`,
-      { dir },
-    );
+    relay = await startTestRelay(yaml(up.url), { dir });
   });
   afterAll(async () => {
     await relay.close();
@@ -112,6 +118,30 @@ routes:
     await call(relay.url, '/private/sse', { headers: WEB, body }).catch(() => undefined);
     up.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end('data: [DONE]\n\n');
     expect((await call(relay.url, '/private/sse', { headers: WEB, body })).headers['x-relay-cache']).toBe('MISS');
+  });
+
+  it('with heartbeat: an early-started stream records only the events, and a hit replays them', async () => {
+    up.handler = (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end('data: {"slow":1}\n\ndata: [DONE]\n\n');
+      }, 250);
+    };
+    const body = JSON.stringify({ stream: true, q: 'early' });
+    const a = await call(relay.url, '/beat/sse', { headers: WEB, body });
+    expect(a.body).toContain(': keep-alive');
+    expect(a.body).toContain('data: [DONE]');
+    const b = await call(relay.url, '/beat/sse', { headers: WEB, body });
+    expect(b.headers['x-relay-cache']).toBe('HIT');
+    expect(b.body).toBe('data: {"slow":1}\n\ndata: [DONE]\n\n');
+    expect(up.count()).toBe(1);
+  });
+
+  it('a reload that keeps the cache settings keeps the entries', async () => {
+    await call(relay.url, '/private/models?reload', { headers: WEB });
+    await relay.relay.reload(parseConfigText(yaml(up.url).replace('idleTimeout: 200ms', 'idleTimeout: 300ms'), 'test.yaml', { env: {}, dir }));
+    expect((await call(relay.url, '/private/models?reload', { headers: WEB })).headers['x-relay-cache']).toBe('HIT');
+    expect(up.count()).toBe(1);
   });
 
   it('leaves no exchange in flight', async () => {
