@@ -111,12 +111,15 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
 
   // A client that goes away aborts the upstream request (res 'close' before it finished).
   res.on('close', () => {
+    if (detached) return; // already let go (sendTimeout) while others follow the answer
     if (!res.writableFinished) {
       if (tap && !finished && tap.keepGoing()) {
         detached = true;
         x.outcome ??= 'client closed the connection (the upstream answer goes on for others)';
         if (x.status === 0) x.status = 499;
         finish();
+        // Whatever waited for this client to drain (the paused upstream, a transform) goes on.
+        res.emit('drain');
         return;
       }
       tap?.fail('client closed the connection');
@@ -176,7 +179,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
           detached = true;
           res.destroy();
           finish();
-          c?.resume();
+          res.emit('drain');
           return;
         }
         clientGone = true; // the client's fault, not the upstream's: keep this outcome
@@ -207,6 +210,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): v
       },
       write: (chunk) => write(chunk, undefined),
       onDrain(cb) {
+        if (detached) return cb();
         res.once('drain', cb);
       },
       end() {

@@ -181,6 +181,41 @@ describe('response cache: single flight', () => {
     release!();
   });
 
+  it('a leader that stops reading is dropped after sendTimeout; the follower still gets the whole stream', async () => {
+    const slow = await startTestRelay(
+      cachedRoute(up.url, `      paths: ["/v1/chat/completions"]
+      methods: [POST]`).replace('clients:', 'server: { limits: { sendTimeout: 300ms } }\nclients:'),
+    );
+    try {
+      const gate = held();
+      const event = `data: {"pad":"${'p'.repeat(1000)}"}\n\n`;
+      const count = 12_000; // ~12 MB: far more than socket buffers hold for a client that reads nothing
+      up.handler = (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.flushHeaders();
+        void gate.then(async () => {
+          for (let i = 0; i < count; i++) {
+            if (!res.write(event)) await new Promise((r) => res.once('drain', r));
+          }
+          res.end('data: [DONE]\n\n');
+        });
+      };
+      const body = JSON.stringify({ stream: true, input: 'slow-leader' });
+      const leader = await open(slow.url, '/api/v1/chat/completions', { headers: WEB, body });
+      leader.res.pause(); // reads nothing from here on
+      const follower = await open(slow.url, '/api/v1/chat/completions', { headers: WEB, body });
+      expect(follower.res.headers['x-relay-cache']).toBe('HIT');
+      release!();
+      const text = await follower.ended;
+      expect(text.length).toBe(event.length * count + 'data: [DONE]\n\n'.length);
+      expect(up.count()).toBe(1);
+      await waitFor(() => slow.lines().some((l) => String(l.outcome ?? '').includes('sendTimeout')), 3000, 'leader dropped');
+      leader.req.destroy();
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('leaves no exchange in flight and no flight open', async () => {
     await waitFor(() => relay.relay.inFlight().size === 0, 3000, 'no exchange in flight');
     for (const r of relay.relay.table().routes) expect(r.cache?.shared.flights.size ?? 0).toBe(0);
