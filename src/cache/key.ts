@@ -57,7 +57,9 @@ export function cacheKey(p: KeyParts): string {
  */
 export function canonicalBody(body: Buffer, contentType: string | undefined): Buffer | string {
   if (body.length === 0) return '';
-  if (typeof contentType === 'string' && /json/i.test(contentType)) {
+  // A run of 16+ digits may be an integer past 2^53 that JSON.parse would round: two different
+  // seeds could then share an entry. Such bodies are keyed byte for byte (fewer hits, never a wrong one).
+  if (typeof contentType === 'string' && /json/i.test(contentType) && !/\d{16}/.test(body.toString('latin1'))) {
     try {
       return 'json:' + canonicalJson(JSON.parse(body.toString('utf8')));
     } catch {
