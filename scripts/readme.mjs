@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Section order: a newcomer's path from "what is it" to "run it on a VPS". */
-export const SECTIONS = ['core', 'gemini', 'upstream', 'transforms', 'browser', 'budgets', 'https', 'egress', 'deploy', 'scaling', 'operations', 'benchmarks'];
+export const SECTIONS = ['core', 'gemini', 'upstream', 'transforms', 'browser', 'budgets', 'https', 'egress', 'deploy', 'scaling', 'cache', 'operations', 'benchmarks'];
 
 const HEAD = {
   en: `# ai-relay
@@ -43,6 +43,7 @@ const TAIL = {
 - [docs/egress.md](docs/egress.md) — egress proxies and the forward proxy
 - [docs/rate-limits.md](docs/rate-limits.md) — buckets, client IPs, Redis
 - [docs/budgets.md](docs/budgets.md) — token usage per API, per-user budgets, hold and settle, stores
+- [docs/cache.md](docs/cache.md) — response cache: keys, scopes, streams, single flight, Redis
 - [docs/operations.md](docs/operations.md) — reload, metrics, health, draining
 - [docs/deploy.md](docs/deploy.md) — binary, systemd, nginx, Docker
 - [docs/benchmarks.md](docs/benchmarks.md) — measured against nginx, fastify and http-proxy
@@ -56,6 +57,7 @@ const TAIL = {
 - [docs/egress.md](docs/egress.md) — исходящие прокси и режим forward proxy
 - [docs/rate-limits.md](docs/rate-limits.md) — бакеты, IP клиентов, Redis
 - [docs/budgets.md](docs/budgets.md) — расход токенов по API, бюджеты на пользователя, резерв и списание, хранилища
+- [docs/cache.md](docs/cache.md) — кэш ответов: ключи, области, потоки, single flight, Redis
 - [docs/operations.md](docs/operations.md) — перезагрузка, метрики, health, drain
 - [docs/deploy.md](docs/deploy.md) — бинарник, systemd, nginx, Docker
 - [docs/benchmarks.md](docs/benchmarks.md) — замеры рядом с nginx, fastify и http-proxy

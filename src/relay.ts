@@ -31,6 +31,7 @@ import type { Exchange } from './server/context.js';
 import { createHandler, type RelayState } from './server/handle.js';
 import { listen, type Listener } from './server/listen.js';
 import { LiveSet } from './server/live-set.js';
+import { CacheRegistry } from './cache/registry.js';
 import { PoolRegistry } from './upstream/dispatcher.js';
 import { loadServerTls } from './tls/files.js';
 import { startForwardProxy, type ForwardProxy } from './forward-proxy/index.js';
@@ -57,6 +58,8 @@ export interface StartOptions {
    * roll a window over without waiting a day. Not a config key; default Date.now.
    */
   budgetClock?: () => number;
+  /** Clock of the memory response cache, ms since the epoch (tests age entries without sleeping). */
+  cacheClock?: () => number;
 }
 
 export interface CloseOptions {
@@ -108,10 +111,12 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   const pools = new PoolRegistry();
   const inFlight = new LiveSet<Exchange>(); // not a Set: see live-set.ts
   const version = relayVersion();
-  const metrics = createRelayMetrics({ version, inFlight: () => inFlight });
+  const caches = new CacheRegistry(opts.cacheClock ? { now: opts.cacheClock } : {});
+  const metrics = createRelayMetrics({ version, inFlight: () => inFlight, cacheStats: () => caches.stats() });
+  caches.setEvents({ onEvict: () => metrics.cacheEvicted(), onStoreError: (op) => metrics.cacheStoreError(op) });
   const metricsSource = opts.metricsSource ? opts.metricsSource(metrics) : metrics;
   const budgetClock = opts.budgetClock ?? Date.now;
-  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry(), keySets: new KeySetRegistry(), metrics, budgetStores: new BudgetStoreRegistry(budgetClock), budgetClock };
+  const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry(), keySets: new KeySetRegistry(), metrics, budgetStores: new BudgetStoreRegistry(budgetClock), budgetClock, caches };
   const table = await compileTable(loaded, deps);
   const state: RelayState = {
     table,

@@ -73,9 +73,9 @@ ${common}    transforms:
 }
 
 /** Starts ai-relay via its CLI, exactly as a user would (`node bin/ai-relay.js serve`). */
-export async function startRelay(tmp, upstreamUrl, { nodeArgs = [], workers, entry = 'bin/ai-relay.js' } = {}) {
+export async function startRelay(tmp, upstreamUrl, { nodeArgs = [], workers, entry = 'bin/ai-relay.js', yaml } = {}) {
   const cfg = join(tmp, 'relay.yaml');
-  writeFileSync(cfg, relayYaml(upstreamUrl));
+  writeFileSync(cfg, yaml ?? relayYaml(upstreamUrl));
   const port = await freePort();
   const args = [...nodeArgs, join(ROOT, entry), 'serve', '--config', cfg, '--host', '127.0.0.1', '--port', String(port)];
   if (workers) args.push('--workers', String(workers));

@@ -27,7 +27,7 @@ function runWrk(args, env) {
  * One measured wrk run. `pid` is the process whose CPU is charged to the target (the proxy; for
  * "direct", the upstream). Returns req/s, latency percentiles (ms) and CPU µs per request.
  */
-export async function wrkRun({ url, connections, seconds, pid, method = 'GET', bodyFile, headers = true, delayMs = 0, contentType }) {
+export async function wrkRun({ url, connections, seconds, pid, method = 'GET', bodyFile, headers = true, delayMs = 0, contentType, cacheControl = '' }) {
   const env = {
     ...(contentType ? { BENCH_CONTENT_TYPE: contentType } : {}),
     BENCH_METHOD: method,
@@ -35,6 +35,7 @@ export async function wrkRun({ url, connections, seconds, pid, method = 'GET', b
     BENCH_TOKEN: headers ? TOKEN : '',
     BENCH_ORIGIN: headers ? ORIGIN : '',
     BENCH_DELAY_MS: delayMs ? String(delayMs) : '',
+    BENCH_CACHE_CONTROL: cacheControl,
   };
   const cpu0 = pid ? cpuSeconds(pid) : 0;
   const m0 = machineCpu();

@@ -10,7 +10,11 @@ if delay_ms and delay_ms > 0 then
   function delay() return delay_ms end
 end
 
+-- Optional Cache-Control request header (the cache bench asks for fresh answers with no-cache).
+local cache_control = os.getenv("BENCH_CACHE_CONTROL")
+
 wrk.method = os.getenv("BENCH_METHOD") or "GET"
+if cache_control and cache_control ~= "" then wrk.headers["Cache-Control"] = cache_control end
 if token and token ~= "" then wrk.headers["X-Proxy-Token"] = token end
 if origin and origin ~= "" then wrk.headers["Origin"] = origin end
 if body_file and body_file ~= "" then

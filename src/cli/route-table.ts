@@ -2,10 +2,9 @@
 import chalk from 'chalk';
 import type { LoadedConfig } from '../config/load.js';
 import { formatCount, formatDuration } from '../config/units.js';
-import type { BudgetConfig } from '../config/schema.js';
+import type { BudgetConfig, JwtClientConfig, RouteConfig } from '../config/schema.js';
 import { stripCredentials } from '../log/redact.js';
 import { describeEgress } from '../upstream/egress.js';
-import type { JwtClientConfig } from '../config/schema.js';
 
 function safeDescribe(proxy: string, upstream: string, env: Record<string, string | undefined>): string {
   try {
@@ -22,10 +21,20 @@ function describeBudget(b: BudgetConfig): string {
   return `${what}/${per} by ${b.by}${b.tokens !== undefined && b.count !== 'total' ? ` (${b.count})` : ''}`;
 }
 
+/** `/v1/embeddings,/v1/models POST,GET 10m scope client (redis)`: what a route caches, where. */
+function describeCache(rc: RouteConfig['cache'], store: string): string {
+  if (!rc) return '-';
+  const parts = [rc.paths.join(','), rc.methods.join(','), `${formatDuration(rc.ttl)}${rc.maxTtl !== undefined ? `≤${formatDuration(rc.maxTtl)}` : ''}`];
+  parts.push(rc.scope === 'shared' ? chalk.yellow('shared') : 'per client');
+  if (rc.stream === 'bypass') parts.push('no streams');
+  if (store !== 'memory') parts.push('(redis)');
+  return parts.join(' ');
+}
+
 /** `unavailable`: route name → why the compiled route is disabled (e.g. a TLS file not there). */
 export function describeRoutes(loaded: LoadedConfig, env: Record<string, string | undefined> = process.env, unavailable?: Map<string, string>): string {
   const c = loaded.config;
-  const rows: string[][] = [['ROUTE', 'PREFIX', 'UPSTREAM', 'AUTH', 'CORS', 'RATE LIMIT', 'BUDGET', 'TRANSFORMS', 'EGRESS', 'STATE']];
+  const rows: string[][] = [['ROUTE', 'PREFIX', 'UPSTREAM', 'AUTH', 'CORS', 'RATE LIMIT', 'BUDGET', 'TRANSFORMS', 'CACHE', 'EGRESS', 'STATE']];
   c.routes.forEach((r, i) => {
     const missing = loaded.missing.filter(
       (m) => (m.path[0] === 'routes' && m.path[1] === i) || (m.path[0] === 'clients' && Array.isArray(r.auth) && r.auth.includes(String(m.path[1]))),
@@ -39,6 +48,7 @@ export function describeRoutes(loaded: LoadedConfig, env: Record<string, string 
       r.rateLimit ? `${r.rateLimit.requests}/${formatDuration(r.rateLimit.per)} by ${r.rateLimit.by}${r.rateLimit.store !== 'memory' ? ' (redis)' : ''}` : '-',
       r.budget.length ? r.budget.map(describeBudget).join('; ') : '-',
       r.transforms.length ? r.transforms.map((t) => ('module' in t ? `module:${t.module}` : Object.keys(t)[0])).join(',') : '-',
+      describeCache(r.cache, c.cache.store),
       safeDescribe(r.egress?.proxy ?? c.egress.proxy, r.upstream, env),
       missing.length
         ? chalk.red(`disabled: ${[...new Set(missing.map((m) => m.name))].join(',')} unset`)

@@ -263,6 +263,20 @@ export const budgetSchema = z
     hold: count().prefault(4096).describe('Output tokens held before forwarding when the request names no output cap (`max_tokens`, `max_completion_tokens`, `max_output_tokens`, `generationConfig.maxOutputTokens`).'),
   })
   .describe('One budget: a cap on what each user, client or IP spends per window.');
+export const routeCacheSchema = z
+  .strictObject({
+    paths: z
+      .array(z.string().regex(/^\/[^?#\s]*$/, 'must be a path starting with "/" (no query, no spaces)'))
+      .min(1)
+      .describe('Paths after the route prefix whose answers are cached: exact, query excluded, `*` matching one segment (`/v1/models/*`).'),
+    methods: z.array(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])).min(1).default(['GET', 'HEAD']).describe('Methods whose answers are cached. POST must be listed explicitly (embeddings, chat at temperature 0).'),
+    ttl: duration().refine((ms) => ms > 0, 'must be longer than 0').prefault('10m').describe('How long an answer is kept.'),
+    maxTtl: duration().optional().describe('The longest a client may ask for with `X-Relay-Cache-TTL`. Default: `ttl` (clients may only shorten it).'),
+    scope: z.enum(['client', 'shared']).default('client').describe('`client`: entries are per relay client (and per user, and per IP on open routes); `shared`: one entry for every caller — only for answers that are the same for everyone.'),
+    headers: z.array(headerName()).default([]).describe('Request headers that change the answer (e.g. `openai-beta`), added to the key. `Accept` and `Accept-Encoding` are always keyed.'),
+    stream: z.enum(['replay', 'bypass']).default('replay').describe('Server-sent event answers: `replay` records them while they stream and replays the events at once on a hit; `bypass` never caches streams.'),
+  })
+  .describe('Response cache of the route (off unless present). See docs/cache.md.');
 
 export const routeSchema = z
   .strictObject({
@@ -292,6 +306,7 @@ export const routeSchema = z
     transforms: z.array(transformSchema).default([]).describe('Response transforms, applied in order when their match holds.'),
     usage: z.enum(['auto', 'none']).default('auto').describe('Read token usage from 2xx JSON and SSE responses (OpenAI chat/Responses/embeddings/images, Gemini, Anthropic, GigaChat) for the access log, metrics and budgets. `none`: never look.'),
     budget: z.array(budgetSchema).default([]).describe('Spend budgets of this route (docs/budgets.md). Every applicable budget must have room before a request is forwarded; 429 budget_exceeded otherwise.'),
+    cache: routeCacheSchema.optional(),
   })
   .describe('One route: a path prefix relayed to one upstream.');
 
@@ -382,6 +397,19 @@ function validTimeZone(tz: string): boolean {
   }
 }
 
+export const cacheSchema = z
+  .strictObject({
+    store: z
+      .string()
+      .regex(/^(memory|rediss?:\/\/.+)$/, 'must be `memory` or a redis://host:port URL')
+      .default('memory')
+      .describe('`memory` (per process, least recently used evicted) or `redis://host:6379` to share entries between relays. Use a Redis apart from the budgets\' (cache wants `allkeys-lru`, budgets need `noeviction`).'),
+    maxSize: size().prefault('256mb').describe('Memory store: total bytes of all entries; the least recently used are evicted beyond it.'),
+    maxEntrySize: size().prefault('1mb').describe('Largest answer stored (and largest request body read to compute a key); a larger one streams through unstored.'),
+    timeout: duration().prefault('200ms').describe('Redis store: deadline of one operation; past it the request is served from upstream.'),
+  })
+  .describe('Where response-cache entries live (routes opt in with their own `cache`).');
+
 export const configSchema = z
   .strictObject({
     server: serverSchema.prefault({}),
@@ -394,6 +422,7 @@ export const configSchema = z
     routes: z.array(routeSchema).default([]).describe('The route table.'),
     forwardProxy: forwardProxySchema.optional(),
     budgets: budgetsSchema.prefault({}),
+    cache: cacheSchema.prefault({}),
   })
   .describe('ai-relay configuration.');
 
@@ -413,3 +442,5 @@ export type JwtClientConfig = z.output<typeof jwtClientSchema>;
 export type ClientConfig = z.output<typeof clientSchema>;
 export type BudgetConfig = z.output<typeof budgetSchema>;
 export type BudgetsConfig = z.output<typeof budgetsSchema>;
+export type CacheConfig = z.output<typeof cacheSchema>;
+export type RouteCacheConfig = z.output<typeof routeCacheSchema>;

@@ -72,6 +72,25 @@ export function crossValidate(cfg: RelayConfig): { errors: Finding[]; warnings: 
       if (r.budget.findIndex((o) => o.by === b.by && o.per === b.per) < j) errors.push({ path: at('budget', j), message: `two budgets by ${b.by} per ${String(b.per)} on one route; keep one (or use another window)` });
       if (b.tokens !== undefined && r.usage === 'none') errors.push({ path: at('budget', j, 'tokens'), message: 'a tokens budget needs usage: auto (the route says usage: none, so spend could never be read)' });
     });
+    if (r.cache) {
+      const c = r.cache;
+      c.paths.forEach((p, j) => {
+        const segs = p.split('/').slice(1);
+        if (segs.some((g) => g === '.' || g === '..') || /%|\\/.test(p)) errors.push({ path: at('cache', 'paths', j), message: 'cache path must not contain dot segments, % escapes or backslashes' });
+        else if (segs.some((g) => g.includes('*') && g !== '*')) errors.push({ path: at('cache', 'paths', j), message: '`*` stands for one whole segment (`/v1/models/*`), not part of one' });
+        const oneShot = oneShotReason(p);
+        if (oneShot) errors.push({ path: at('cache', 'paths', j), message: `${p} must not be cached: ${oneShot}` });
+      });
+      if (c.maxTtl !== undefined && c.maxTtl < c.ttl) errors.push({ path: at('cache', 'maxTtl'), message: 'maxTtl must be at least ttl' });
+      if (r.methods) {
+        c.methods.forEach((m, j) => {
+          if (!r.methods!.includes(m)) warnings.push({ path: at('cache', 'methods', j), message: `route "${name}" does not allow ${m}; cache.methods lists it in vain` });
+        });
+      }
+      if (c.scope === 'shared' && Array.isArray(r.auth) && r.auth.length > 1) {
+        warnings.push({ path: at('cache', 'scope'), message: `route "${name}": scope shared lets clients ${r.auth.join(', ')} read each other's cached answers (and learn by timing what others asked)` });
+      }
+    }
     r.transforms.forEach((t, j) => {
       if ('png-to-jpeg' in t && t['png-to-jpeg'].fields) {
         t['png-to-jpeg'].fields.forEach((f, k) => {
@@ -107,6 +126,10 @@ export function crossValidate(cfg: RelayConfig): { errors: Finding[]; warnings: 
     if (bases.has(n)) errors.push({ path: ['server', 'basePaths', i], message: `duplicate base path "${b}"` });
     bases.add(n);
   });
+
+  if (cfg.cache.store !== 'memory' && cfg.routes.some((r) => r.rateLimit?.store === cfg.cache.store)) {
+    warnings.push({ path: ['cache', 'store'], message: 'the cache shares its Redis with rate limits: cache entries want allkeys-lru eviction, counters must never be evicted; use a separate Redis (docs/cache.md)' });
+  }
 
   if (cfg.forwardProxy) {
     cfg.forwardProxy.allow.forEach((a, i) => {
@@ -166,6 +189,18 @@ function checkJwtClient(name: string, j: JwtClientConfig, errors: Finding[], war
   if (j.audience === 'none' && !j.authorizedParties?.length) {
     warnings.push({ path: at('audience'), message: `JWT client "${name}": audience none and no authorizedParties: a token the issuer signed for any other app of yours is accepted` });
   }
+}
+
+/**
+ * Answers that must never be replayed: FusionBrain hands each generated image out once (the next
+ * status poll says 404, and a poll answer "still running" replayed would stall a client forever),
+ * and an OAuth token endpoint answers with a credential.
+ */
+function oneShotReason(path: string): string | undefined {
+  const segs = path.toLowerCase().split('/');
+  if (segs.includes('status') && segs.some((g) => g === 'pipeline' || g === 'text2image')) return 'FusionBrain status polls are one-shot (a replayed answer would stall or repeat a generation)';
+  if (segs.includes('oauth') || segs.includes('token')) return 'token endpoints answer with credentials, one per caller';
+  return undefined;
 }
 
 export function normalisePrefix(p: string): string {

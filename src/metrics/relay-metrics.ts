@@ -30,6 +30,10 @@ export interface RelayMetrics extends MetricsSink {
   exchangeDone(x: Exchange): void;
   /** A config reload was applied (`ok`) or rejected. */
   configReload(ok: boolean): void;
+  /** A response-cache store operation failed or timed out (served from upstream). */
+  cacheStoreError(op: 'get' | 'set'): void;
+  /** The memory cache evicted an entry to make room. */
+  cacheEvicted(): void;
   /** The Prometheus text of this relay (one process). */
   text(): Promise<string>;
   readonly contentType: string;
@@ -39,6 +43,8 @@ export interface MetricsOptions {
   version: string;
   /** Exchanges in flight right now (read at scrape time). */
   inFlight: () => Iterable<Exchange>;
+  /** Bytes and entries in the memory cache store (read at scrape time). */
+  cacheStats?: () => { bytes: number; entries: number };
 }
 
 /** Route label of exchanges that matched no route (404, bad paths). */
@@ -60,6 +66,7 @@ export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
     transformTime: new LeanHistogram('ai_relay_transform_duration_seconds', 'Time spent in response transforms.', ['route'], TRANSFORM_BUCKETS, pending),
     tokenFetches: new LeanCounter('ai_relay_token_fetches_total', 'OAuth token fetches, by result.', ['route', 'result'], pending),
     keyRests: new LeanCounter('ai_relay_key_rests_total', 'Key-pool keys put to rest after 401/403/429, by key index (never the key).', ['route', 'key'], pending),
+    cacheRequests: new LeanCounter('ai_relay_cache_requests_total', 'Requests on cached paths, by cache result: hit (also single-flight followers), miss, bypass, refresh.', ['route', 'result'], pending),
   };
   // Tokens by route, client and kind: series bound per route+client on first use.
   const tokens = new LeanCounter('ai_relay_tokens_total', 'Tokens the upstream reported using (usage: auto), by route, relay client name (- when none) and kind (input, output).', ['route', 'client', 'kind'], pending);
@@ -74,6 +81,10 @@ export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
     return t;
   };
   const refusals = new LeanCounter('ai_relay_budget_refusals_total', 'Requests refused by a route budget, by type (budget_exceeded: 429, no room; budget_unavailable: 503, store down).', ['route', 'type'], pending);
+  const cacheStoreErrors = new LeanCounter('ai_relay_cache_store_errors_total', 'Response-cache store operations that failed or timed out, by operation (the request was served from upstream).', ['op'], pending);
+  const cacheGetErrors = cacheStoreErrors.labels('get');
+  const cacheSetErrors = cacheStoreErrors.labels('set');
+  const cacheEvictions = new LeanCounter('ai_relay_cache_evictions_total', 'Memory-cache entries evicted to stay within cache.maxSize.', [], pending).labels();
   const reloads = new LeanCounter('ai_relay_config_reloads_total', 'Config reloads, by result (failed: the old config kept serving).', ['result'], pending);
   const reloadOk = reloads.labels('ok');
   const reloadFailed = reloads.labels('failed');
@@ -124,6 +135,13 @@ export function createRelayMetrics(opts: MetricsOptions): RelayMetrics {
         if (u.input > 0) t.input.inc(u.input);
         if (u.output > 0) t.output.inc(u.output);
       }
+      if (x.cache !== undefined) s.cache(x.cache).inc();
+    },
+    cacheStoreError(op) {
+      (op === 'get' ? cacheGetErrors : cacheSetErrors).inc();
+    },
+    cacheEvicted() {
+      cacheEvictions.inc();
     },
     configReload(ok) {
       (ok ? reloadOk : reloadFailed).inc();
@@ -172,6 +190,11 @@ function buildRegistry(prom: PromClient, lean: LeanMetric[], opts: MetricsOption
       this.set(n);
     },
   });
+  if (opts.cacheStats) {
+    const stats = opts.cacheStats;
+    new Gauge({ name: 'ai_relay_cache_bytes', help: 'Bytes held by the memory response cache.', registers, collect() { this.set(stats().bytes); } });
+    new Gauge({ name: 'ai_relay_cache_entries', help: 'Entries held by the memory response cache.', registers, collect() { this.set(stats().entries); } });
+  }
   new Gauge({ name: 'ai_relay_info', help: 'Always 1; the version label tells which build runs.', labelNames: ['version'], aggregator: 'max', registers }).labels(opts.version).set(1);
   new Gauge({
     name: 'ai_relay_process_resident_memory_bytes',

@@ -20,6 +20,7 @@ export interface SeriesMetrics {
   transformTime: LeanHistogram;
   tokenFetches: LeanCounter;
   keyRests: LeanCounter;
+  cacheRequests: LeanCounter;
 }
 
 const CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -38,6 +39,7 @@ export class RouteSeries {
   private tokenOk: CounterChild | undefined;
   private tokenFailed: CounterChild | undefined;
   private readonly keys = new Map<number, CounterChild>();
+  private readonly cacheResults = new Map<string, CounterChild>();
 
   constructor(
     private readonly m: SeriesMetrics,
@@ -73,6 +75,16 @@ export class RouteSeries {
   token(ok: boolean): void {
     if (ok) (this.tokenOk ??= this.m.tokenFetches.labels(this.route, 'ok')).inc();
     else (this.tokenFailed ??= this.m.tokenFetches.labels(this.route, 'failed')).inc();
+  }
+
+  /** The cache result counter child (hit, miss, bypass, refresh), bound on first use. */
+  cache(result: string): CounterChild {
+    let child = this.cacheResults.get(result);
+    if (!child) {
+      child = this.m.cacheRequests.labels(this.route, result);
+      this.cacheResults.set(result, child);
+    }
+    return child;
   }
 
   keyRested(index: number): void {

@@ -20,7 +20,11 @@ export interface CorsPolicy {
   preflightHeaders(origin: string, requestedHeaders: string | undefined): OutHeaders;
 }
 
-export function compileCors(cfg: CorsConfig, methods: readonly string[] | undefined): CorsPolicy {
+/** On a caching route (§13): scripts may read the cache status, and send the cache controls. */
+const CACHE_EXPOSE = ['X-Relay-Cache', 'Age'];
+const CACHE_ALLOW = ['Cache-Control', 'X-Relay-Cache-TTL'];
+
+export function compileCors(cfg: CorsConfig, methods: readonly string[] | undefined, opts: { cache?: boolean } = {}): CorsPolicy {
   const any = cfg.origins.includes('*');
   const exact = new Set(cfg.origins.filter((o) => !o.includes('*')).map((o) => o.toLowerCase()));
   const wild = cfg.origins
@@ -29,10 +33,10 @@ export function compileCors(cfg: CorsConfig, methods: readonly string[] | undefi
       const m = /^(https?):\/\/\*\.([^:]+)(:\d+)?$/.exec(o.toLowerCase())!;
       return { scheme: m[1]!, suffix: '.' + m[2]!, port: m[3] ?? '' };
     });
-  const expose = [...BASE_EXPOSE, ...(cfg.exposeHeaders ?? [])].join(', ');
+  const expose = [...BASE_EXPOSE, ...(opts.cache ? CACHE_EXPOSE : []), ...(cfg.exposeHeaders ?? [])].join(', ');
   const allowMethods = methods ? [...new Set([...methods, 'OPTIONS'])].join(', ') : DEFAULT_METHODS;
   const maxAge = String(Math.floor(cfg.maxAge / 1000));
-  const allowHeaders = cfg.allowHeaders?.join(', ');
+  const allowHeaders = cfg.allowHeaders ? [...new Set([...cfg.allowHeaders, ...(opts.cache ? CACHE_ALLOW : [])])].join(', ') : undefined;
   const originValue = (origin: string) => (any && !cfg.credentials ? '*' : origin);
 
   const allows = (origin: string): boolean => {
@@ -60,6 +64,7 @@ export function compileCors(cfg: CorsConfig, methods: readonly string[] | undefi
         'access-control-allow-methods': allowMethods,
         'access-control-max-age': maxAge,
       };
+      // Echoing the requested headers already allows the cache controls; a fixed list gets them added.
       const ah = allowHeaders ?? requested;
       if (ah) h['access-control-allow-headers'] = ah;
       if (cfg.credentials) h['access-control-allow-credentials'] = 'true';

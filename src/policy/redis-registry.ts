@@ -9,7 +9,7 @@ import { RedisStore } from './redis-store.js';
 
 export interface RedisRegistry {
   /** A store for `url` with one more reference; call `store.release()` when done. */
-  acquire(url: string, log: Logger): RedisStore;
+  acquire(url: string, log: Logger, label?: string): RedisStore;
   /** Number of open connections (tests, metrics). */
   readonly size: number;
 }
@@ -17,12 +17,13 @@ export interface RedisRegistry {
 export function createRedisRegistry(opts: { timeoutMs?: number } = {}): RedisRegistry {
   const stores = new Map<string, RedisStore>();
   return {
-    acquire(url, log) {
+    acquire(url, log, label) {
       let store = stores.get(url);
       if (!store) {
         const created: RedisStore = new RedisStore(url, {
           log,
           timeoutMs: opts.timeoutMs,
+          ...(label ? { label } : {}),
           onIdle: () => {
             if (stores.get(url) === created) stores.delete(url);
           },

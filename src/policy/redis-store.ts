@@ -68,6 +68,8 @@ export interface RedisStoreOptions {
   timeoutMs?: number;
   /** Called when the last user released the store (registry bookkeeping). */
   onIdle?: () => void;
+  /** How log lines name the store (default `rate-limit store`). */
+  label?: string;
 }
 
 export class StoreUnavailableError extends Error {
@@ -93,6 +95,7 @@ export class RedisStore {
   private log: Logger;
   private readonly timeoutMs: number;
   private readonly onIdle: (() => void) | undefined;
+  private readonly label: string;
   private refs = 0;
   private down = false;
   private closed = false;
@@ -105,6 +108,7 @@ export class RedisStore {
     this.log = opts.log;
     this.timeoutMs = opts.timeoutMs ?? 300;
     this.onIdle = opts.onIdle;
+    this.label = opts.label ?? 'rate-limit store';
     // The client exists once ioredis is loaded (a few ms after the first store is made);
     // takes wait for it within their deadline, like for the first connection.
     this.clientReady = loadRedis().then((Redis) => this.connect(Redis, url));
@@ -166,36 +170,40 @@ export class RedisStore {
    * StoreUnavailableError within `timeoutMs` when Redis cannot answer.
    */
   async take(key: string, cap: number, cost: number, refill: number): Promise<[boolean, number]> {
-    if (this.closed) throw new StoreUnavailableError(`rate-limit store ${this.url} is closed`);
-    // The deadline also tells a take still waiting for the first connection to give up, so it
-    // cannot spend a token long after its request was answered.
+    const [allowed, level] = await this.run((client) => client.aiRelayTake(key, cap, cost, refill));
+    return [allowed === 1, Number(level)];
+  }
+
+  /**
+   * Runs one command (or a few) on the connection with the store's rules: a deadline
+   * (`timeoutMs`, default the store's), the first connection awaited within it, an outage logged
+   * once. Rejects with StoreUnavailableError; never hangs. The response cache uses this.
+   */
+  async run<T>(fn: (client: Redis & TakeCommand) => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    if (this.closed) throw new StoreUnavailableError(`${this.label} ${this.url} is closed`);
+    // The deadline also tells a command still waiting for the first connection to give up, so
+    // it cannot act (spend a token, write an entry) long after its request was answered.
     const state = { expired: false };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         state.expired = true;
-        reject(new StoreUnavailableError(`rate-limit store ${this.url} did not answer within ${this.timeoutMs}ms`));
-      }, this.timeoutMs);
+        reject(new StoreUnavailableError(`${this.label} ${this.url} did not answer within ${timeoutMs}ms`));
+      }, timeoutMs);
     });
     try {
-      return await Promise.race([this.takeNow(key, cap, cost, refill, state), timeout]);
+      return await Promise.race([this.runNow(fn, state), timeout]);
     } catch (err) {
       this.markDown(err as Error);
       throw err instanceof StoreUnavailableError
         ? err
-        : new StoreUnavailableError(`rate-limit store ${this.url}: ${(err as Error).message}`);
+        : new StoreUnavailableError(`${this.label} ${this.url}: ${(err as Error).message}`);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private async takeNow(
-    key: string,
-    cap: number,
-    cost: number,
-    refill: number,
-    state: { expired: boolean },
-  ): Promise<[boolean, number]> {
+  private async runNow<T>(fn: (client: Redis & TakeCommand) => Promise<T>, state: { expired: boolean }): Promise<T> {
     // At startup the connection may still be on its way: wait for it (within the deadline)
     // rather than declaring an outage on the first request. During an outage, fail at once.
     const client = this.client ?? (await this.clientReady);
@@ -203,9 +211,10 @@ export class RedisStore {
       await this.firstReady;
       if (state.expired) throw new StoreUnavailableError('gave up waiting for the first connection');
     }
-    const [allowed, level] = await client.aiRelayTake(key, cap, cost, refill);
+    if (state.expired) throw new StoreUnavailableError('deadline passed');
+    const out = await fn(client);
     this.markUp();
-    return [allowed === 1, Number(level)];
+    return out;
   }
 
   /**
@@ -214,36 +223,11 @@ export class RedisStore {
    * Budgets use it (src/budgets/redis-store.ts). Rejects with StoreUnavailableError.
    */
   async runScript(name: string, lua: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-    if (this.closed) throw new StoreUnavailableError(`store ${this.url} is closed`);
-    const state = { expired: false };
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        state.expired = true;
-        reject(new StoreUnavailableError(`store ${this.url} did not answer within ${this.timeoutMs}ms`));
-      }, this.timeoutMs);
+    return this.run((client) => {
+      const commands = client as unknown as Record<string, ((...a: (string | number)[]) => Promise<unknown>) | undefined>;
+      if (typeof commands[name] !== 'function') client.defineCommand(name, { lua });
+      return commands[name]!(keys.length, ...keys, ...args);
     });
-    try {
-      return await Promise.race([this.runNow(name, lua, keys, args, state), timeout]);
-    } catch (err) {
-      this.markDown(err as Error);
-      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`store ${this.url}: ${(err as Error).message}`);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private async runNow(name: string, lua: string, keys: string[], args: (string | number)[], state: { expired: boolean }): Promise<unknown> {
-    const client = this.client ?? (await this.clientReady);
-    if (!this.everReady && !this.down && client.status !== 'ready') {
-      await this.firstReady;
-      if (state.expired) throw new StoreUnavailableError('gave up waiting for the first connection');
-    }
-    const commands = client as unknown as Record<string, ((...a: (string | number)[]) => Promise<unknown>) | undefined>;
-    if (typeof commands[name] !== 'function') client.defineCommand(name, { lua });
-    const result = await commands[name]!(keys.length, ...keys, ...args);
-    this.markUp();
-    return result;
   }
 
   private markDown(err: Error): void {
@@ -251,14 +235,16 @@ export class RedisStore {
     this.down = true;
     this.log.warn(
       { store: this.url, err: err.message },
-      `rate-limit store ${this.url} is unreachable; applying onStoreError until it is back (reconnecting)`,
+      this.label === 'rate-limit store'
+        ? `rate-limit store ${this.url} is unreachable; applying onStoreError until it is back (reconnecting)`
+        : `${this.label} ${this.url} is unreachable; serving from upstream until it is back (reconnecting)`,
     );
   }
 
   private markUp(): void {
     if (!this.down) return;
     this.down = false;
-    this.log.info({ store: this.url }, `rate-limit store ${this.url} is reachable again`);
+    this.log.info({ store: this.url }, `${this.label} ${this.url} is reachable again`);
   }
 
   /** True while an outage is in progress (for /ready and tests). */

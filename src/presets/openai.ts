@@ -26,6 +26,11 @@ export const openai: ProviderPreset = {
     # (remove headers.set.Authorization when you use keys)
     # Keep slow streams alive behind CDNs that cut silent connections:
     # heartbeat: 15s
+    # Answer repeated embeddings and model lists from a cache (docs/cache.md):
+    # cache:
+    #   paths: ["/v1/embeddings", "/v1/models"]
+    #   methods: [GET, POST]
+    #   ttl: 1h
     # Smaller images from /v1/images (b64_json PNG -> JPEG):
     # transforms:
     #   - png-to-jpeg: { quality: 90 }

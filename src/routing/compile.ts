@@ -29,6 +29,8 @@ import type { CompiledRoute, RouteTable } from './table.js';
 import { BudgetStoreRegistry } from '../budgets/registry.js';
 import { RouteBudgets } from '../budgets/route-budgets.js';
 import { createBudgetService, type BudgetService } from '../budgets/service.js';
+import { CacheRegistry, type SharedCache } from '../cache/registry.js';
+import { compileRouteCache } from '../cache/route-cache.js';
 
 export interface CompileDeps {
   pools: PoolRegistry;
@@ -46,6 +48,8 @@ export interface CompileDeps {
   budgetStores?: BudgetStoreRegistry;
   /** Budget clock (epoch ms); a test seam, default Date.now. */
   budgetClock?: () => number;
+  /** Keeps the response-cache store across reloads; absent: a registry per table. */
+  caches?: CacheRegistry;
 }
 
 export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Promise<RouteTable> {
@@ -104,6 +108,9 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     budgets = createBudgetService(config.budgets, stores.acquire(config.budgets, deps.log), { now, log: deps.log });
   }
 
+  // One store for every caching route, opened only when some route caches (§13).
+  let cache: SharedCache | undefined;
+  if (config.routes.some((r) => r.cache)) cache = await (deps.caches ?? new CacheRegistry()).acquire(config.cache, deps.log);
   const routes: CompiledRoute[] = [];
   const acquired: CompiledRoute[] = [];
   for (const [i, rc] of config.routes.entries()) {
@@ -113,7 +120,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     if (Array.isArray(rc.auth)) for (const c of rc.auth) for (const v of missingClients.get(c) ?? []) missing.add(v);
     if (!rc.egress?.proxy) for (const v of missingGlobalEgress) missing.add(v);
     try {
-      const r = await compileRoute(rc, name, missing.size ? [...missing] : undefined, loaded, deps, { tokens, jwt: jwtClients }, redactor, budgets);
+      const r = await compileRoute(rc, name, missing.size ? [...missing] : undefined, loaded, deps, { tokens, jwt: jwtClients }, redactor, budgets, cache);
       routes.push(r);
       acquired.push(r);
     } catch (err) {
@@ -129,6 +136,7 @@ export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Pro
     }));
     await Promise.all(keySets.map((k) => k.release()));
     await budgets?.close();
+    await cache?.release();
   };
   if (issues.length) {
     await dispose();
@@ -165,6 +173,7 @@ async function compileRoute(
   clients: AuthClients,
   redactor: Redactor,
   budgets: BudgetService | undefined,
+  cache: SharedCache | undefined,
 ): Promise<CompiledRoute> {
   const up = new URL(rc.upstream);
   const origin = up.origin;
@@ -225,7 +234,7 @@ async function compileRoute(
     methods,
     allowHeader: methods ? [...methods].join(', ') : '',
     auth: compileAuth(rc.auth, clients),
-    cors: rc.cors ? compileCors(rc.cors, rc.methods) : undefined,
+    cors: rc.cors ? compileCors(rc.cors, rc.methods, { cache: Boolean(rc.cache) }) : undefined,
     rateLimit: rc.rateLimit ? { limiter: deps.limiters ? deps.limiters.acquire(name, rc.rateLimit, () => createRateLimiter(rc.rateLimit!, { route: name, log: deps.log })) : createRateLimiter(rc.rateLimit, { route: name, log: deps.log }), by: rc.rateLimit.by } : undefined,
     headerPlan: {
       remove: new Set(rc.headers.remove.map((h) => h.toLowerCase())),
@@ -257,6 +266,7 @@ async function compileRoute(
     transform,
     usage: rc.usage === 'auto',
     budgets: rc.budget.length && budgets ? new RouteBudgets(name, rc.budget, budgets, holdTtl(rc)) : undefined,
+    cache: rc.cache && cache ? compileRouteCache(rc, cache) : undefined,
     errorContext: {
       upstream: upstreamBase,
       egress: pool.egress.describe,

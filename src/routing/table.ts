@@ -12,6 +12,7 @@ import type { Redactor } from '../log/redact.js';
 import type { RelayConfig, RouteConfig } from '../config/schema.js';
 import type { RouteBudgets } from '../budgets/route-budgets.js';
 import type { BudgetService } from '../budgets/service.js';
+import type { RouteCache } from '../cache/route-cache.js';
 
 export interface CompiledRoute {
   name: string;
@@ -52,6 +53,8 @@ export interface CompiledRoute {
   usage: boolean;
   /** The route's budgets; undefined when it has none. */
   budgets: RouteBudgets | undefined;
+  /** Response cache of the route (§13); undefined when the route does not cache. */
+  cache: RouteCache | undefined;
   errorContext: UpstreamErrorContext;
   locationFor(base: string): LocationRewrite;
 }

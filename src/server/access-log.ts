@@ -27,6 +27,7 @@ export function logAccess(x: Exchange): void {
         (x.client !== undefined ? `,"client":${JSON.stringify(x.client)}` : '') +
         (x.user !== undefined ? `,"user":${JSON.stringify(x.user)}` : '') +
         `,"ip":${JSON.stringify(x.ip)}` +
+        (x.cache !== undefined ? `,"cache":"${x.cache}"` : '') +
         (x.outcome !== undefined ? `,"outcome":${JSON.stringify(x.outcome)}` : '') +
         (x.usage !== undefined && x.usage !== 'none' ? `,"usage":${usageJson(x.usage)}` : '') +
         `,"msg":${JSON.stringify(msg)}}\n`,
@@ -47,6 +48,7 @@ export function logAccess(x: Exchange): void {
     client: x.client,
     user: x.user,
     ip: x.ip,
+    cache: x.cache,
     outcome: x.outcome,
     usage: x.usage === 'none' ? undefined : x.usage,
   };

@@ -4,6 +4,7 @@
  * stream may get `include_usage` added; the body is then forwarded from memory (and replayable).
  * Larger or non-JSON bodies stream as usual, held at the budget's default `hold`.
  */
+import type { Readable } from 'node:stream';
 import type { CompiledRoute } from '../routing/table.js';
 import { RelayError } from '../errors.js';
 import { estimateSpend } from '../budgets/estimate.js';
@@ -24,6 +25,8 @@ export function budgetGate(
   x: Exchange,
   r: CompiledRoute,
   up: { guard: UploadGuard | undefined; collecting: Collecting | undefined },
+  /** The body: already read (the cache keyed it), a stream not read yet, or none. */
+  body: Readable | Buffer | null,
   next: (pre: Prepared | undefined) => void,
   reject: (err: RelayError) => void,
   gone: () => void,
@@ -69,8 +72,9 @@ export function budgetGate(
       },
     );
   };
-  if (!small) return admit(undefined);
-  up.collecting = collect(req, up.guard, (buf) => {
+  if (Buffer.isBuffer(body)) return admit(body.length && body.length <= USAGE_MAX_BYTES && typeof ct === 'string' && ct.includes('json') ? body : undefined);
+  if (!small || !body) return admit(undefined);
+  up.collecting = collect(body, up.guard, (buf) => {
     up.collecting = undefined;
     if (!buf) return gone(); // the client went away while uploading
     admit(buf);

@@ -4,14 +4,14 @@
  * touches the upload guard (a slow but moving upload is not idle); `cancel()` stops it when the
  * exchange was answered some other way (e.g. a stalled upload got its 408).
  */
-import type { ClientRequest } from './context.js';
+import type { Readable } from 'node:stream';
 import type { UploadGuard } from './upload-guard.js';
 
 export interface Collecting {
   cancel(): void;
 }
 
-export function collect(req: ClientRequest, upload: UploadGuard | undefined, cb: (buf: Buffer | undefined) => void): Collecting {
+export function collect(req: Readable, upload: UploadGuard | undefined, cb: (buf: Buffer | undefined) => void): Collecting {
   const chunks: Buffer[] = [];
   let done = false;
   req.on('data', (c: Buffer) => {

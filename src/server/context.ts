@@ -53,10 +53,14 @@ export interface Exchange {
   budgetRefusal?: 'budget_exceeded' | 'budget_unavailable';
   /** The budget hold of this exchange, settled when it ends. */
   budget: BudgetTicket | undefined;
+  /** What the response cache did with this exchange (§13); undefined off cached paths. */
+  cache: 'hit' | 'miss' | 'bypass' | 'refresh' | undefined;
   /** Headers the relay adds to every response of this exchange (CORS, rate limit, Vary…). */
   relayHeaders: OutHeaders;
   bytesIn: number;
   bytesOut: number;
+  /** The exchange is over (access line written); set once by the server layer. */
+  ended: boolean;
   status: number;
   /** Why an exchange ended abnormally (for the access log). */
   outcome: string | undefined;

@@ -10,7 +10,8 @@ import { matchRoute, stripBase } from '../routing/match.js';
 import { splitTarget, unsafePathReason } from '../routing/path.js';
 import type { CompiledRoute, RouteTable } from '../routing/table.js';
 import type { Readable } from 'node:stream';
-import { forward, limitBody, type ForwardHandle } from '../upstream/forward.js';
+import { forward, limitBody, type ForwardHandle, type ForwardTap } from '../upstream/forward.js';
+import { throughCache } from '../cache/serve.js';
 import { upstreamRequestHeaders } from '../upstream/headers.js';
 import { logAccess } from './access-log.js';
 import type { AnyRequest, AnyResponse, ClientRequest, ClientResponse, Exchange } from './context.js';
@@ -44,6 +45,10 @@ export interface RelayState {
 const hooks = {
   sendError,
   done: (x: Exchange) => {
+    // Once per exchange, whichever path ended it first: with the upload guard, the cache and the
+    // budget gate all reading bodies, a stall can end an exchange while a reader still holds it.
+    if (x.ended) return;
+    x.ended = true;
     const state = (x as Exchange & { state: RelayState }).state;
     state.active--;
     if (x.budget) settleBudget(x);
@@ -78,9 +83,11 @@ export function createHandler(state: RelayState): (req: AnyRequest, res: AnyResp
       user: undefined,
       usage: undefined,
       budget: undefined,
+      cache: undefined,
       relayHeaders: { 'x-request-id': requestId },
       bytesIn: 0,
       bytesOut: 0,
+      ended: false,
       status: 0,
       outcome: undefined,
       log: state.log,
@@ -224,10 +231,17 @@ interface Upload {
   collecting: Collecting | undefined;
 }
 
+/** Where the request goes upstream, with the headers it goes with. */
+interface Upstream {
+  path: string;
+  headers: ReturnType<typeof upstreamRequestHeaders>;
+}
+
 /**
- * Size check, then the route's idleTimeout/timeout watch the upload from here on, through the
- * budget gate's read of the body as well as forwarding. Budgets last (spec §12: after auth and
- * rate limit), then forward.
+ * After auth and the rate limit: the size check, then the route's idleTimeout/timeout watch the
+ * upload from here on (the cache's and the budget gate's reads of the body as well as
+ * forwarding). Then, in the spec's order: the response cache (§13) — a hit or a single-flight
+ * follower is answered without spending — then budgets (§12), then forward.
  */
 function admit(x: Exchange, r: CompiledRoute, via: string | undefined): void {
   const { req, table } = x;
@@ -249,18 +263,28 @@ function admit(x: Exchange, r: CompiledRoute, via: string | undefined): void {
       reject(x, err);
     });
   }
-  if (!r.budgets) return proceed(x, r, via, undefined, up);
-  budgetGate(x, r, up, (pre) => proceed(x, r, via, pre, up), (err) => reject(x, err), () => hooks.done(x));
+  const target = upstreamTarget(x, r, via);
+  if (!target) return;
+  const body = bodyStream(x, up);
+  const rest = x.routePath;
+  // The tail the cache matches is the path after the prefix, whatever stripPrefix says.
+  const cachedTail = r.prefix === '/' ? rest : rest.slice(r.prefix.length);
+  if (r.cache?.applies(x.method, cachedTail)) {
+    return throughCache(x, r.cache, { body, upstreamPath: target.path, upstreamHeaders: target.headers }, {
+      done: hooks.done,
+      upstream: (xx, b, tap) => spend(xx, r, target, up, b, tap),
+    });
+  }
+  spend(x, r, target, up, body, undefined);
 }
 
-function proceed(x: Exchange, r: CompiledRoute, via: string | undefined, pre: Prepared | undefined, up: Upload): void {
+/** The upstream path and request headers; undefined when a header was refused (answered). */
+function upstreamTarget(x: Exchange, r: CompiledRoute, via: string | undefined): Upstream | undefined {
   const { req, table } = x;
-  const { hasBody, chunked } = up;
-  if (pre) x.bytesIn = pre.body.length;
   const rest = x.routePath;
   const tail = r.stripPrefix ? (r.prefix === '/' ? rest : rest.slice(r.prefix.length)) : rest;
   // Joined as strings after the safety check: never new URL(clientPath, base).
-  const upstreamPath = (r.upstreamPath + tail || '/') + x.query;
+  const path = (r.upstreamPath + tail || '/') + x.query;
   const fwd = r.forwardClientIp || r.forwardPrefix
     ? {
         clientIp: x.ip,
@@ -270,49 +294,66 @@ function proceed(x: Exchange, r: CompiledRoute, via: string | undefined, pre: Pr
         prefix: r.forwardPrefix ? x.base + (r.prefix === '/' ? '' : r.prefix) : undefined,
       }
     : undefined;
-  let headers;
   try {
-    headers = upstreamRequestHeaders(req.headers, r.headerPlan, via, fwd, x.requestId);
+    return { path, headers: upstreamRequestHeaders(req.headers, r.headerPlan, via, fwd, x.requestId) };
   } catch (err) {
-    return reject(x, new RelayError('bad_request', `invalid request header: ${(err as Error).message}`));
+    reject(x, new RelayError('bad_request', `invalid request header: ${(err as Error).message}`));
+    return undefined;
   }
-  const accept = req.headers.accept;
-  const wantsSse = typeof accept === 'string' && accept.includes('text/event-stream');
-  if (pre) {
-    // Read by the budget gate already (and maybe given include_usage): forwarded from memory.
-    if (pre.stripUsage) headers['content-length'] = String(pre.body.length);
-    const wantsStream = wantsSse || (r.heartbeat > 0 && STREAM_TRUE.test(pre.body.toString('latin1')));
-    up.forwarding = forward(x, { method: x.method, path: upstreamPath, headers, body: pre.body, wantsStream, stripUsage: pre.stripUsage }, hooks);
-    return;
-  }
+}
+
+/** The request body as a stream: counted and size-limited when chunked, watched by the upload guard. */
+function bodyStream(x: Exchange, up: Upload): Readable | null {
+  const { req, table } = x;
   const upload = up.guard;
-  // Keep the body in memory only where it buys something: a replay on a fresh key/token, or
-  // seeing `"stream": true` for an early SSE start. Bounded; larger bodies stream as usual.
-  const keep = Math.max(r.credentials?.replayLimit ?? 0, r.heartbeat && isJson(req.headers['content-type']) ? SNIFF_LIMIT : 0);
-  if (hasBody && !chunked && x.bytesIn <= keep) {
-    up.collecting = collect(req, upload, (buf) => {
-      up.collecting = undefined;
-      if (!buf) return hooks.done(x); // the client went away while uploading
-      const wantsStream = wantsSse || (r.heartbeat > 0 && STREAM_TRUE.test(buf.toString('latin1')));
-      up.forwarding = forward(x, { method: x.method, path: upstreamPath, headers, body: buf, wantsStream, upload }, hooks);
-    });
-    return;
-  }
-  let body: Readable | null = null;
-  if (chunked) {
-    body = limitBody(req, table.maxBodySize, (err) => {
+  if (up.chunked) {
+    return limitBody(req, table.maxBodySize, (err) => {
       x.outcome = err.message;
       if (!x.res.headersSent) sendError(x, err);
     }, (n) => {
       x.bytesIn += n;
       upload?.touch();
     });
-  } else if (hasBody) {
-    // Streamed as it arrives. With a guard, through a counting stream: the guard's clock needs
-    // every chunk, and undici must not destroy the request itself (see limitBody).
-    body = upload ? limitBody(req, Infinity, () => {}, () => upload.touch()) : req;
   }
-  up.forwarding = forward(x, { method: x.method, path: upstreamPath, headers, body, wantsStream: wantsSse, upload }, hooks);
+  if (!up.hasBody) return null;
+  // Streamed as it arrives. With a guard, through a counting stream: the guard's clock needs
+  // every chunk, and undici must not destroy the request itself (see limitBody).
+  return upload ? limitBody(req, Infinity, () => {}, () => upload.touch()) : req;
+}
+
+/** Budgets (§12) of a request that goes upstream: cache hits and followers never get here. */
+function spend(x: Exchange, r: CompiledRoute, target: Upstream, up: Upload, body: Readable | Buffer | null, tap: ForwardTap | undefined): void {
+  if (!r.budgets) return toUpstream(x, r, target, up, body, tap, false);
+  budgetGate(x, r, up, body, (pre) => toUpstream(x, r, target, up, pre ? pre.body : body, tap, pre?.stripUsage === true), (err) => reject(x, err), () => hooks.done(x));
+}
+
+/** Every request that goes upstream passes here, last. */
+function toUpstream(x: Exchange, r: CompiledRoute, target: Upstream, up: Upload, body: Readable | Buffer | null, tap: ForwardTap | undefined, stripUsage: boolean): void {
+  const req = x.req;
+  const accept = req.headers.accept;
+  const wantsSse = typeof accept === 'string' && accept.includes('text/event-stream');
+  const upload = up.guard;
+  const extra = { ...(tap ? { tap } : {}), ...(stripUsage ? { stripUsage } : {}), upload };
+  if (Buffer.isBuffer(body)) {
+    // Already read (by the cache for its key, or by the budget gate): forwarded from memory.
+    if (stripUsage) target.headers['content-length'] = String(body.length);
+    const wantsStream = wantsSse || (r.heartbeat > 0 && isJson(req.headers['content-type']) && STREAM_TRUE.test(body.toString('latin1')));
+    up.forwarding = forward(x, { method: x.method, path: target.path, headers: target.headers, body, wantsStream, ...extra }, hooks);
+    return;
+  }
+  // Keep the body in memory only where it buys something: a replay on a fresh key/token, or
+  // seeing `"stream": true` for an early SSE start. Bounded; larger bodies stream as usual.
+  const keep = Math.max(r.credentials?.replayLimit ?? 0, r.heartbeat && isJson(req.headers['content-type']) ? SNIFF_LIMIT : 0);
+  if (body && up.hasBody && !up.chunked && x.bytesIn <= keep) {
+    up.collecting = collect(body, upload, (buf) => {
+      up.collecting = undefined;
+      if (!buf) return hooks.done(x); // the client went away while uploading
+      const wantsStream = wantsSse || (r.heartbeat > 0 && STREAM_TRUE.test(buf.toString('latin1')));
+      up.forwarding = forward(x, { method: x.method, path: target.path, headers: target.headers, body: buf, wantsStream, ...extra }, hooks);
+    });
+    return;
+  }
+  up.forwarding = forward(x, { method: x.method, path: target.path, headers: target.headers, body, wantsStream: wantsSse, ...extra }, hooks);
 }
 
 const SNIFF_LIMIT = 1024 * 1024;

@@ -33,6 +33,28 @@ export interface ForwardRequest {
   stripUsage?: boolean;
   /** Watches the request body while it arrives (server/upload-guard.ts); absent without a body. */
   upload?: UploadGuard | undefined;
+  /** Sees what the client receives (the response cache records through it). */
+  tap?: ForwardTap;
+}
+
+/**
+ * A listener on the answer as the client receives it (after transforms). It is told the
+ * upstream's head, the head written to the client (before the relay's own headers are added), each
+ * body chunk by reference, and how the answer ended. It can keep the upstream call running after
+ * this exchange's client left (other clients follow it) and is handed a way to abort it.
+ */
+export interface ForwardTap {
+  upstream(status: number, headers: OutHeaders, raw: Record<string, string | string[] | undefined>): void;
+  head(status: number, headers: OutHeaders): void;
+  data(chunk: Buffer): void;
+  /** The upstream answer ended normally and the client has all of it (or left after it was shared). */
+  end(): void;
+  /** The answer will not complete: error, reset, timeout, early-start error, or the client left. */
+  fail(reason: string): void;
+  /** This exchange's client left: true keeps the upstream call going for others. */
+  keepGoing(): boolean;
+  /** Set by forward(): aborts the upstream call (when nobody follows it any more). */
+  abort?: (reason: string) => void;
 }
 
 /** What the server layer may do to an exchange once it is being forwarded. */
@@ -78,7 +100,12 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
   let earlyTimer: NodeJS.Timeout | undefined;
   let heartbeat: Heartbeat | undefined;
   let sendTimer: NodeJS.Timeout | undefined;
-  let tap: UsageTap | undefined;
+  let usageTap: UsageTap | undefined;
+  const tap = fr.tap;
+  // The client left but others follow this upstream answer (response cache, single flight):
+  // keep reading it for them, write nothing more to this client.
+  let detached = false;
+  if (tap) tap.abort = (reason) => controller?.abort(new Error(reason));
 
   // log.bodies at debug level: the first bytes of each body, truncated (the logger redacts).
   const bodyLog = x.table.config.log.bodies && x.log.isLevelEnabled('debug') ? { res: [] as Buffer[], size: 0 } : undefined;
@@ -86,7 +113,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
     if (finished) return;
     finished = true;
     // A stream cut after its usage event still reported it.
-    if (tap && x.usage === undefined) x.usage = tap.usage;
+    if (usageTap && x.usage === undefined) x.usage = usageTap.usage;
     if (bodyLog) {
       x.log.debug(
         { req_id: x.requestId, req_body: Buffer.isBuffer(fr.body) ? truncate(fr.body) : fr.body ? '(streamed)' : undefined, res_body: truncate(Buffer.concat(bodyLog.res), bodyLog.size) },
@@ -102,7 +129,18 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
 
   // A client that goes away aborts the upstream request (res 'close' before it finished).
   res.on('close', () => {
+    if (detached) return; // already let go (sendTimeout) while others follow the answer
     if (!res.writableFinished) {
+      if (tap && !finished && tap.keepGoing()) {
+        detached = true;
+        x.outcome ??= 'client closed the connection (the upstream answer goes on for others)';
+        if (x.status === 0) x.status = 499;
+        finish();
+        // Whatever waited for this client to drain (the paused upstream, a transform) goes on.
+        res.emit('drain');
+        return;
+      }
+      tap?.fail('client closed the connection');
       clientGone = true;
       x.outcome ??= 'client closed the connection';
       if (x.status === 0) x.status = 499;
@@ -123,6 +161,8 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
   }
 
   const fail = (err: unknown) => {
+    tap?.fail(errorCode(err) || 'upstream failure');
+    if (detached) return;
     if (finished || clientGone) return finish();
     const mapped = mapUpstreamError(err, route.errorContext);
     if (early && !started) {
@@ -147,11 +187,21 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
 
   /** Writes with backpressure; a client that reads nothing for sendTimeout is dropped. */
   const write = (chunk: Buffer, c: Dispatcher.DispatchController | undefined): boolean => {
+    tap?.data(chunk);
+    if (detached) return true;
     x.bytesOut += chunk.length;
     if (res.write(chunk)) return true;
     if (!sendTimer && x.table.sendTimeout > 0) {
       sendTimer = setTimeout(() => {
         x.outcome = `client read nothing for ${x.table.sendTimeout}ms (sendTimeout)`;
+        if (tap && tap.keepGoing()) {
+          // Others follow this answer: drop only this client and read on for them.
+          detached = true;
+          res.destroy();
+          finish();
+          res.emit('drain');
+          return;
+        }
         clientGone = true; // the client's fault, not the upstream's: keep this outcome
         controller?.abort(new Error('sendTimeout'));
         res.destroy();
@@ -173,18 +223,23 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
     (sinkObj ??= {
       writeHead(status, headers) {
         started = true;
+        tap?.head(status, headers);
+        if (detached) return;
         x.status = status;
         writeHead(x, status, headers);
       },
       write: (chunk) => write(chunk, undefined),
       onDrain(cb) {
+        if (detached) return cb();
         res.once('drain', cb);
       },
       end() {
-        res.end();
+        tap?.end();
+        if (!detached) res.end();
       },
       destroy(err) {
-        res.destroy(err);
+        tap?.fail(err.message);
+        if (!detached) res.destroy(err);
       },
     });
 
@@ -206,11 +261,12 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
       x.upstreamHeadersAt = performance.now();
       if (earlyTimer) clearTimeout(earlyTimer);
       const out = downstreamResponseHeaders(headers as Record<string, string | string[]>, route.locationFor(x.base));
+      tap?.upstream(status, out, headers as Record<string, string | string[] | undefined>);
       if (status >= 400 && x.table.redactor.size) scrubHeaders(out, x.table.redactor);
       const isSse = typeof out['content-type'] === 'string' && out['content-type'].startsWith(EVENT_STREAM);
       // Usage rides along in 2xx JSON and SSE bodies; read as they pass (src/usage/tap.ts).
-      tap = route.usage && status < 300 ? createUsageTap(out['content-type'] as string | undefined, out['content-encoding'] as string | undefined, { strip: fr.stripUsage === true }) : undefined;
-      if (tap && fr.stripUsage && isSse) delete out['content-length']; // bytes may be left out
+      usageTap = route.usage && status < 300 ? createUsageTap(out['content-type'] as string | undefined, out['content-encoding'] as string | undefined, { strip: fr.stripUsage === true }) : undefined;
+      if (usageTap && fr.stripUsage && isSse) delete out['content-length']; // bytes may be left out
       if (early) {
         heartbeat?.stop();
         if (status >= 200 && status < 300 && isSse) {
@@ -219,6 +275,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
           heartbeat = route.heartbeat ? createHeartbeat(route.heartbeat, (s) => res.write(s)) : undefined;
           return;
         }
+        tap?.fail(`upstream answered ${status} after an early start`);
         session = earlyErrorSession(x, status, res, () => (started = true));
         return;
       }
@@ -228,6 +285,8 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
       }
       if (session) return;
       started = true;
+      tap?.head(status, out);
+      if (detached) return;
       x.status = status;
       writeHead(x, status, out);
       if (isSse && route.heartbeat) heartbeat = createHeartbeat(route.heartbeat, (s) => res.write(s));
@@ -235,8 +294,8 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
     onResponseData(c, chunk) {
       if (discard) return;
       fr.upload?.touch(); // "no byte either way": a response in flow keeps a slow upload alive
-      if (tap) {
-        const pass = tap.data(chunk);
+      if (usageTap) {
+        const pass = usageTap.data(chunk);
         if (!pass) return;
         chunk = pass;
       }
@@ -254,16 +313,20 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
     onResponseEnd() {
       if (discard) return;
       heartbeat?.stop();
-      if (tap) {
-        const rest = tap.end();
+      if (usageTap) {
+        const rest = usageTap.end();
         if (rest) {
           if (session) session.data(rest);
           else write(rest, undefined);
         }
-        x.usage = tap.usage ?? (tap.reportsNone ? 'none' : undefined);
+        x.usage = usageTap.usage ?? (usageTap.reportsNone ? 'none' : undefined);
       }
       if (session) session.end();
-      else res.end();
+      else {
+        tap?.end();
+        if (detached) return;
+        res.end();
+      }
       // The access line is written when the client has the last byte (res 'finish').
       if (res.writableFinished) finish();
       else res.once('finish', finish);
@@ -285,7 +348,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
   };
 
   const send = (l: Lease | undefined) => {
-    if (clientGone || finished) return;
+    if (clientGone || (finished && !detached)) return;
     lease = l;
     const headers = l ? { ...fr.headers, [l.header]: l.value } : fr.headers;
     x.upstreamStart = performance.now();
@@ -308,7 +371,7 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
   };
 
   const dispatch = () => {
-    if (clientGone || finished) return;
+    if (clientGone || (finished && !detached)) return;
     const creds = route.credentials;
     if (!creds) return send(undefined);
     const l = creds.lease();
@@ -323,7 +386,9 @@ export function forward(x: Exchange, fr: ForwardRequest, hooks: ForwardHooks): F
       if (started || early || finished || clientGone) return;
       early = true;
       x.status = 200;
-      writeHead(x, 200, { 'content-type': 'text/event-stream; charset=utf-8' });
+      const head = { 'content-type': 'text/event-stream; charset=utf-8' };
+      tap?.head(200, head);
+      writeHead(x, 200, head);
       heartbeat = createHeartbeat(route.heartbeat!, (s) => res.write(s));
       heartbeat.tick();
     }, route.heartbeat);

@@ -1,0 +1,116 @@
+/**
+ * The cache key (spec §13): SHA-256 over length-delimited fields, so no two different requests
+ * can produce the same byte sequence by shifting text from one field into the next (bare
+ * concatenation would let `route "a", path "b/c"` collide with `route "a/b", path "c"`).
+ *
+ * The key is a digest: no identity, token or prompt ever reaches the store or the logs.
+ */
+import { createHash } from 'node:crypto';
+
+/** Bumped when the key layout or the entry format changes, so old entries are never misread. */
+const VERSION = 'ai-relay-cache/1';
+
+export interface KeyParts {
+  route: string;
+  method: string;
+  /** Upstream path + query, exactly as it is sent. */
+  path: string;
+  /** The request body (canonicalised when JSON, see canonicalBody). */
+  body: Buffer | string;
+  /** Values of the route's `cache.headers`, in config order (undefined: absent). */
+  headers: (string | undefined)[];
+  /** The route's transform settings (canonical JSON). */
+  transforms: string;
+  /** `client:<name>` (+ `user:<client>:<user>`), `ip:<addr>` or `shared`. */
+  scope: string;
+  /** Digest of credentials the client itself sends upstream (its own API key), '' when none. */
+  credentials: string;
+}
+
+export function cacheKey(p: KeyParts): string {
+  const h = createHash('sha256');
+  const field = (v: string | Buffer) => {
+    const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+    const len = Buffer.allocUnsafe(4);
+    len.writeUInt32BE(b.length);
+    h.update(len);
+    h.update(b);
+  };
+  field(VERSION);
+  field(p.route);
+  field(p.method);
+  field(p.path);
+  field(p.body);
+  field(String(p.headers.length));
+  // An absent header and an empty one differ: a one-byte tag before each value.
+  for (const v of p.headers) field(v === undefined ? '-' : `+${v}`);
+  field(p.transforms);
+  field(p.scope);
+  field(p.credentials);
+  return h.digest('hex');
+}
+
+/**
+ * JSON bodies canonicalised: keys sorted, insignificant whitespace dropped, so
+ * `{"a":1, "b":2}` and `{"b":2,"a":1}` share an entry. Anything else (and JSON that does not
+ * parse) is keyed byte for byte; a tag keeps the two forms apart.
+ */
+export function canonicalBody(body: Buffer, contentType: string | undefined): Buffer | string {
+  if (body.length === 0) return '';
+  // A run of 16+ digits may be an integer past 2^53 that JSON.parse would round: two different
+  // seeds could then share an entry. Such bodies are keyed byte for byte (fewer hits, never a wrong one).
+  if (typeof contentType === 'string' && /json/i.test(contentType) && !/\d{16}/.test(body.toString('latin1'))) {
+    try {
+      return 'json:' + canonicalJson(JSON.parse(body.toString('utf8')));
+    } catch {
+      /* not valid JSON: keyed raw */
+    }
+  }
+  return Buffer.concat([Buffer.from('raw:'), body]);
+}
+
+/** JSON.stringify with object keys sorted at every level. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (o[k] === undefined) continue;
+    out += (out.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + canonicalJson(o[k]);
+  }
+  return out + '}';
+}
+
+/**
+ * The scope field: per client (and user) by default; on open routes, where there is no client
+ * name, per IP address, so two anonymous callers never read each other's answers.
+ */
+export function scopeOf(scope: 'client' | 'shared', client: string | undefined, user: string | undefined, ip: string): string {
+  if (scope === 'shared') return 'shared';
+  if (client === undefined) return `ip:${ip}`;
+  return user === undefined ? `client:${client}` : `client:${client}\nuser:${client}:${user}`;
+}
+
+/** Request headers that carry a caller's own credentials when the route forwards them. */
+export const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'cookie'] as const;
+
+/**
+ * A digest of the credentials the client sends upstream itself (a user bringing their own key on
+ * an open route): two keys never share an entry, and a bad key cannot read a good key's answer.
+ * Headers the route sets (the relay's own key, the same for everyone) are left out, so rotating
+ * that key does not flush the cache.
+ */
+export function credentialDigest(upstreamHeaders: Record<string, string | string[]>, routeSet: ReadonlySet<string>): string {
+  let h: ReturnType<typeof createHash> | undefined;
+  for (const name of CREDENTIAL_HEADERS) {
+    if (routeSet.has(name)) continue;
+    const v = upstreamHeaders[name];
+    if (v === undefined) continue;
+    h ??= createHash('sha256');
+    h.update(`${name}\n${Array.isArray(v) ? v.join('\n') : v}\n`);
+  }
+  return h ? h.digest('hex') : '';
+}
