@@ -415,7 +415,8 @@ function wrapSnippet(fence: Fence): Wrapped {
     shape = 'routes';
     head = ['routes:'];
     body = reindent(2);
-  } else if (parsed && typeof parsed === 'object' && Object.keys(parsed).every((k) => TOP_LEVEL_KEYS.has(k))) {
+  } else if (indent === 0 && parsed && typeof parsed === 'object' && Object.keys(parsed).every((k) => TOP_LEVEL_KEYS.has(k))) {
+    // Only a snippet written at column 0 is a whole config: an indented `cache:` is a route's.
     shape = 'config';
   } else if (parsed && typeof parsed === 'object') {
     shape = 'route keys';
