@@ -44,4 +44,12 @@ export interface Exchange {
   /** Why an exchange ended abnormally (for the access log). */
   outcome: string | undefined;
   log: Logger;
+  /** §5 type of the error the relay itself answered with (set by sendError); read by the dashboard. */
+  errorType?: string;
+  /** The end user a verified JWT names (§11); undefined for token clients and open routes. */
+  user?: string;
+  /** Tokens the exchange spent (§12), when the route meters usage. */
+  usage?: { input: number; output: number; total: number; estimated?: boolean };
+  /** What the response cache did with this exchange (§13), when the route caches. */
+  cache?: 'hit' | 'miss' | 'bypass' | 'refresh';
 }
