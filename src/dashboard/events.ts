@@ -12,7 +12,8 @@ import type { DashboardView } from './view.js';
 
 export const UPDATE_INTERVAL_MS = 1000;
 export const HEARTBEAT_MS = 15_000;
-export const STALL_MS = 10_000;
+/** A stream whose writes have not drained for this long is dropped (a live tab drains in milliseconds). */
+export const STALL_MS = 5_000;
 export const MAX_BUFFERED = 2 * 1024 * 1024;
 export const MAX_STREAMS = 32;
 
@@ -23,6 +24,10 @@ interface Stream {
   /** performance.now() when a write last failed to drain; 0 while flowing. */
   blockedSince: number;
   resync: boolean;
+  /** An update was skipped while blocked: the stream needs a fresh snapshot once it drains. */
+  missed: boolean;
+  /** Newest tail entry this stream has been sent. */
+  sentSeq: number;
 }
 
 export interface HubSource {
@@ -54,10 +59,15 @@ export class EventsHub {
 
   open(res: ClientResponse, session: string, headers: Record<string, string>): void {
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'x-accel-buffering': 'no' });
-    const s: Stream = { res, session, lastWrite: 0, blockedSince: 0, resync: false };
+    const snap = this.source.view('snapshot', 0);
+    if (this.streams.size === 0) {
+      // First listener: updates start from what this snapshot already holds.
+      this.lastSignature = this.source.signature();
+      this.lastTailSeq = snap.tailSeq;
+    }
+    const s: Stream = { res, session, lastWrite: 0, blockedSince: 0, resync: false, missed: false, sentSeq: snap.tailSeq };
     this.streams.add(s);
     res.on('close', () => this.streams.delete(s));
-    const snap = this.source.view('snapshot', 0);
     this.write(s, `retry: 2000\n\nevent: snapshot\ndata: ${JSON.stringify(snap)}\n\n`);
     this.timer ??= setInterval(() => this.tick(), UPDATE_INTERVAL_MS);
     this.timer.unref();
@@ -85,12 +95,25 @@ export class EventsHub {
     const now = performance.now();
     const sig = this.source.signature();
     let update: string | undefined;
+    const from = this.lastTailSeq;
+    // Streams that joined since the last tick hold a newer snapshot: they get their own delta.
+    const own = new Map<number, string>();
     if (sig !== this.lastSignature) {
       this.lastSignature = sig;
-      const view = this.source.view('update', this.lastTailSeq);
+      const view = this.source.view('update', from);
       this.lastTailSeq = view.tailSeq;
       update = `event: update\ndata: ${JSON.stringify(view)}\n\n`;
     }
+    const updateFor = (s: Stream): string | undefined => {
+      if (!update) return undefined;
+      if (s.sentSeq === from) return update;
+      let text = own.get(s.sentSeq);
+      if (text === undefined) {
+        text = `event: update\ndata: ${JSON.stringify(this.source.view('update', s.sentSeq))}\n\n`;
+        own.set(s.sentSeq, text);
+      }
+      return text;
+    };
     for (const s of this.streams) {
       if (!this.source.sessionAlive(s.session)) {
         s.res.end();
@@ -98,13 +121,20 @@ export class EventsHub {
       }
       if (s.blockedSince) {
         if (now - s.blockedSince > STALL_MS) s.res.destroy();
+        else if (update) s.missed = true;
         continue;
       }
       if (s.resync) {
         s.resync = false;
         this.write(s, `event: snapshot\ndata: ${JSON.stringify(this.source.view('snapshot', 0))}\n\n`);
-      } else if (update) this.write(s, update);
-      else if (now - s.lastWrite >= HEARTBEAT_MS) this.write(s, ': heartbeat\n\n');
+        s.sentSeq = this.lastTailSeq;
+        continue;
+      }
+      const text = updateFor(s);
+      if (text) {
+        this.write(s, text);
+        s.sentSeq = this.lastTailSeq;
+      } else if (now - s.lastWrite >= HEARTBEAT_MS) this.write(s, ': heartbeat\n\n');
     }
   }
 
@@ -123,7 +153,9 @@ export class EventsHub {
       s.blockedSince = s.lastWrite;
       res.once('drain', () => {
         s.blockedSince = 0;
-        s.resync = true; // what it missed is replaced by a fresh snapshot, not queued
+        // What it missed meanwhile is replaced by a fresh snapshot, never queued.
+        if (s.missed) s.resync = true;
+        s.missed = false;
       });
     }
   }

@@ -46,6 +46,9 @@ export class DashboardFeed {
   constructor(private readonly clock: () => number = Date.now) {}
 
   record(x: Exchange): void {
+    // Route-less answers below 400 are the relay's own endpoints (health, ready, metrics): polled
+    // every few seconds, they would crowd real traffic out of the tail.
+    if (x.route === undefined && x.status < 400) return;
     const now = this.clock();
     const duration = performance.now() - x.start;
     const ttfb = x.upstreamHeadersAt > 0 ? x.upstreamHeadersAt - x.start : x.status > 0 ? duration : -1;
