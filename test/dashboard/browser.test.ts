@@ -80,9 +80,8 @@ routes:
       problems.push(`dialog: ${d.message()}`);
       void d.dismiss();
     });
-    await page.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
-    });
+    // Strings, not functions: page code is typed without the DOM library in this project.
+    await page.addInitScript("document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))");
   });
 
   afterAll(async () => {
@@ -140,12 +139,12 @@ routes:
   it('filters and pauses from the keyboard alone', async () => {
     const focusById = async (id: string) => {
       for (let i = 0; i < 40; i++) {
-        if ((await page.evaluate(() => document.activeElement?.id)) === id) return;
+        if ((await page.evaluate('document.activeElement && document.activeElement.id')) === id) return;
         await page.keyboard.press('Tab');
       }
       throw new Error(`Tab never reached #${id}`);
     };
-    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.evaluate('document.activeElement && document.activeElement.blur()');
     await focusById('f-client');
     await page.keyboard.type('batch');
     await expect.poll(async () => page.locator('#tail tbody tr').count()).toBeGreaterThan(0);
@@ -171,11 +170,11 @@ routes:
       await page.emulateMedia({ colorScheme: scheme });
       await page.setViewportSize({ width: 375, height: 800 });
       await page.waitForTimeout(200);
-      const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth }));
+      const widths = (await page.evaluate('({ doc: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth })')) as { doc: number; body: number; view: number };
       expect(widths.doc, scheme).toBeLessThanOrEqual(widths.view);
       expect(widths.body, scheme).toBeLessThanOrEqual(widths.view);
     }
-    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const bg = await page.evaluate('getComputedStyle(document.body).backgroundColor');
     expect(bg).toBe('rgb(17, 20, 24)'); // the dark scheme applied
     await page.setViewportSize({ width: 1280, height: 900 });
   });
@@ -187,11 +186,9 @@ routes:
     await page.evaluate(axeSource);
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
-      const violations = await page.evaluate(async () => {
-        const axe = (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
-        const r = await axe.run(document, { resultTypes: ['violations'] });
-        return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-      });
+      const violations = (await page.evaluate(
+        "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })))",
+      )) as { id: string; impact: string; nodes: string[] }[];
       expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'), scheme).toEqual([]);
     }
     await page.emulateMedia({ colorScheme: 'light' });

@@ -28,9 +28,10 @@ export function createCharts(reqEl: HTMLElement, latEl: HTMLElement): Charts {
   const req = new uPlot(opts(reqEl, [{ label: 'requests', stroke: cssVar('--c1'), fill: 'rgba(37,99,235,0.15)', width: 2 }]), empty(1), reqEl);
   const lat = new uPlot(
     opts(latEl, [
-      { label: 'p50', stroke: cssVar('--c1'), width: 2, spanGaps: true },
-      { label: 'p95', stroke: cssVar('--c2'), width: 2, spanGaps: true },
-      { label: 'p95 first byte', stroke: cssVar('--c3'), width: 1, dash: [4, 3], spanGaps: true },
+      // Points too: a relay that just started has one minute of data, which no line can show.
+      { label: 'p50', stroke: cssVar('--c1'), width: 2, spanGaps: true, points: { show: true, size: 5 } },
+      { label: 'p95', stroke: cssVar('--c2'), width: 2, spanGaps: true, points: { show: true, size: 5 } },
+      { label: 'p95 first byte', stroke: cssVar('--c3'), width: 1, dash: [4, 3], spanGaps: true, points: { show: true, size: 4 } },
     ]),
     empty(3),
     latEl,
