@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Section order: a newcomer's path from "what is it" to "run it on a VPS". */
-export const SECTIONS = ['core', 'gemini', 'upstream', 'transforms', 'browser', 'https', 'egress', 'deploy', 'scaling', 'operations', 'benchmarks'];
+export const SECTIONS = ['core', 'gemini', 'upstream', 'transforms', 'browser', 'https', 'egress', 'deploy', 'scaling', 'operations', 'dashboard', 'benchmarks'];
 
 const HEAD = {
   en: `# ai-relay
@@ -43,6 +43,7 @@ const TAIL = {
 - [docs/egress.md](docs/egress.md) — egress proxies and the forward proxy
 - [docs/rate-limits.md](docs/rate-limits.md) — buckets, client IPs, Redis
 - [docs/operations.md](docs/operations.md) — reload, metrics, health, draining
+- [docs/dashboard.md](docs/dashboard.md) — the built-in dashboard and how to reach it safely
 - [docs/deploy.md](docs/deploy.md) — binary, systemd, nginx, Docker
 - [docs/benchmarks.md](docs/benchmarks.md) — measured against nginx, fastify and http-proxy
 `,
@@ -55,6 +56,7 @@ const TAIL = {
 - [docs/egress.md](docs/egress.md) — исходящие прокси и режим forward proxy
 - [docs/rate-limits.md](docs/rate-limits.md) — бакеты, IP клиентов, Redis
 - [docs/operations.md](docs/operations.md) — перезагрузка, метрики, health, drain
+- [docs/dashboard.md](docs/dashboard.md) — встроенный дашборд и как безопасно до него добраться
 - [docs/deploy.md](docs/deploy.md) — бинарник, systemd, nginx, Docker
 - [docs/benchmarks.md](docs/benchmarks.md) — замеры рядом с nginx, fastify и http-proxy
 `,
