@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import { APP_CSS, APP_HTML, APP_JS, LOGIN_HTML } from '../../src/dashboard/assets.generated.js';
 import { ConfigError } from '../../src/errors.js';
+import { writeFileSync } from 'node:fs';
+import { startCli } from '../helpers/cli.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
 import { ADMIN, CLIENT, dashboardYaml, env, login, openEvents } from './helpers.js';
@@ -268,6 +270,27 @@ describe('dashboard.listen and TLS', () => {
     } finally {
       await relay.close();
       await up.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the bundled CLI', () => {
+  it('serves the same page bytes as the sources (esbuild bundle of the CLI, child process)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ai-relay-dash-cli-'));
+    const cfg = path.join(dir, 'relay.yaml');
+    writeFileSync(cfg, `server:\n  host: 127.0.0.1\n  port: 0\n  dashboard:\n    path: /_relay\n    token: ${ADMIN}\nlog:\n  format: json\nroutes: []\n`);
+    const child = await startCli(['serve', '--config', cfg]);
+    try {
+      const port = (await child.waitFor(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/, 10_000))[1];
+      const base = `http://127.0.0.1:${port}/_relay`;
+      for (const [p, want] of [['/app.js', APP_JS], ['/app.css', APP_CSS]] as const) {
+        const got = Buffer.from(await (await fetch(base + p)).arrayBuffer());
+        expect(got.equals(Buffer.from(want)), p).toBe(true);
+      }
+      expect(await (await fetch(base)).text()).toBe(LOGIN_HTML.replaceAll('%MOUNT%', '/_relay'));
+    } finally {
+      child.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   });
