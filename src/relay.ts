@@ -193,7 +193,8 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
         },
         table: () => state.table,
       });
-      if (dashboard.url) log.info({ url: dashboard.url }, `dashboard listening on ${dashboard.url}`);
+      const at = dashboard.url ?? `${listener.url}${state.table.config.server.dashboard?.path ?? ''}`;
+      log.info({ url: at }, `dashboard at ${at}`);
     }
     if (on && dashboard) {
       const d = dashboard;

@@ -96,19 +96,30 @@ function sendPage(res: ClientResponse, html: string, mount: string, head: boolea
 function login(req: IncomingMessage, res: ClientResponse, id: string, mount: string, secure: boolean, deps: HandlerDeps): void {
   const json = isJson(req);
   readBody(req, MAX_LOGIN_BODY, (body) => {
-    if (body === undefined) return sendDashError(res, new RelayError('body_too_large', `login body over ${MAX_LOGIN_BODY} bytes`), id, { connection: 'close' });
-    const given = tokenFrom(body, json);
-    if (given === undefined || !sameSecret(given, deps.token())) {
-      if (json) return unauthorized(res, id, 'wrong dashboard token');
-      return sendPage(res, LOGIN_HTML.replace('class="error" hidden', 'class="error"'), mount, false, 401);
+    try {
+      answerLogin(req, res, id, mount, secure, deps, json, body);
+    } catch {
+      // Runs outside the handler's try (a stream callback): never let input crash the process.
+      if (!res.headersSent) sendDashError(res, new RelayError('internal_error', 'internal relay error'), id);
+      else res.destroy();
     }
-    const { id: sid } = deps.sessions.create(tokenTag(deps.token()));
-    const maxAge = Math.floor(deps.sessionIdleMs() / 1000);
-    const cookie = `${COOKIE}=${sid}; Path=${mount}; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
-    if (json) return send(res, 200, { 'content-type': 'application/json; charset=utf-8', 'set-cookie': cookie }, '{"ok":true}');
-    // 303: the browser follows with a GET, so a reload does not re-post the token.
-    send(res, 303, { location: mount, 'set-cookie': cookie }, '');
   });
+}
+
+function answerLogin(req: IncomingMessage, res: ClientResponse, id: string, mount: string, secure: boolean, deps: HandlerDeps, json: boolean, body: Buffer | undefined): void {
+  // HTTP/2 forbids connection-specific headers; there the stream simply ends.
+  if (body === undefined) return sendDashError(res, new RelayError('body_too_large', `login body over ${MAX_LOGIN_BODY} bytes`), id, req.httpVersionMajor === 1 ? { connection: 'close' } : {});
+  const given = tokenFrom(body, json);
+  if (given === undefined || !sameSecret(given, deps.token())) {
+    if (json) return unauthorized(res, id, 'wrong dashboard token');
+    return sendPage(res, LOGIN_HTML.replace('class="error" hidden', 'class="error"'), mount, false, 401);
+  }
+  const { id: sid } = deps.sessions.create(tokenTag(deps.token()));
+  const maxAge = Math.floor(deps.sessionIdleMs() / 1000);
+  const cookie = `${COOKIE}=${sid}; Path=${mount}; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
+  if (json) return send(res, 200, { 'content-type': 'application/json; charset=utf-8', 'set-cookie': cookie }, '{"ok":true}');
+  // 303: the browser follows with a GET, so a reload does not re-post the token.
+  send(res, 303, { location: mount, 'set-cookie': cookie }, '');
 }
 
 function tokenFrom(body: Buffer, json: boolean): string | undefined {
