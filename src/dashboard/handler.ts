@@ -73,6 +73,11 @@ export function createDashboardHandler(deps: HandlerDeps): DashboardHandler {
           if (!session) return unauthorized(res, id);
           if (deps.hub.full()) return sendDashError(res, new RelayError('overloaded', 'too many open dashboard streams', { headers: { 'retry-after': '5' } }), id);
           return deps.hub.open(res, session, { ...SECURITY_HEADERS, 'x-request-id': id });
+        case '/api/session':
+          // Lets the page tell "session over" (show the login form) from "relay unreachable"
+          // (retry) with a 200, so the browser console stays free of failed-request errors.
+          if (!get) return notAllowed(res, id, 'GET, HEAD');
+          return send(res, 200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': id }, JSON.stringify({ session: Boolean(session) }), head);
         case '/api/snapshot':
           if (!get) return notAllowed(res, id, 'GET, HEAD');
           if (!session) return unauthorized(res, id);

@@ -189,9 +189,29 @@ routes:
       const violations = (await page.evaluate(
         "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })))",
       )) as { id: string; impact: string; nodes: string[] }[];
+      if (process.env.AXE_VERBOSE) console.log(scheme, JSON.stringify(violations));
       expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'), scheme).toEqual([]);
     }
     await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  it('returns to the login form when the session ends elsewhere (logout ends the feed)', async () => {
+    const dash = await browser.context.newPage();
+    dash.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`second tab console: ${m.text()}`);
+    });
+    await dash.goto(`${relay.url}/_relay`);
+    await dash.locator('#conn.live').waitFor({ timeout: 5000 });
+    // Log out through the first tab's form: the session both tabs share ends.
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Admin token').waitFor();
+    await dash.getByLabel('Admin token').waitFor({ timeout: 8000 });
+    expect(await dash.locator('#tail').count()).toBe(0);
+    await dash.close();
+    // Log back in for the remaining checks.
+    await page.getByLabel('Admin token').fill(ADMIN);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.locator('#conn.live').waitFor({ timeout: 5000 });
   });
 
   it('saw no console error, page error or CSP violation', async () => {

@@ -109,6 +109,8 @@ describe('dashboard on', () => {
     expect(cookie).not.toContain('Secure'); // plain HTTP here; see the TLS test below
     const second = await login(relay.url);
     expect(second).not.toBe(cookie.split(';')[0]);
+    expect(await (await fetch(`${relay.url}/_relay/api/session`, { headers: { cookie: second } })).json()).toEqual({ session: true });
+    expect(await (await fetch(`${relay.url}/_relay/api/session`, { headers: { cookie: 'ai_relay_dashboard=forged' } })).json()).toEqual({ session: false });
     const page = await fetch(`${relay.url}/_relay/`, { headers: { cookie: second } });
     expect(await page.text()).toContain('<script src="/_relay/app.js" defer></script>');
   });
@@ -209,6 +211,31 @@ describe('dashboard on', () => {
     expect(relay.lines().filter((l) => String(l.msg).startsWith('dashboard at '))).toHaveLength(1);
     const snap = (await (await fetch(`${relay.url}/_relay/api/snapshot`, { headers: { cookie } })).json()) as { tail: unknown[] };
     expect(snap.tail).toHaveLength(0);
+  });
+});
+
+describe('reload', () => {
+  it('turns the dashboard on and off, and a new token ends every session', async () => {
+    const up = await startUpstream();
+    const base = `clients:\n  web: \${CLIENT}\nroutes:\n  - name: api\n    prefix: /api\n    upstream: ${up.url}\n    auth: [web]\n`;
+    const withDash = (token: string) => `server:\n  dashboard:\n    path: /_relay\n    token: ${token}\n${base}`;
+    const relay = await startTestRelay(base, { env });
+    const load = (text: string) => parseConfigText(text, 'reload.yaml', { env });
+    try {
+      expect((await fetch(`${relay.url}/_relay`)).status).toBe(404);
+      await relay.relay.reload(load(withDash(ADMIN)));
+      expect((await fetch(`${relay.url}/_relay`)).status).toBe(200);
+      const cookie = await login(relay.url);
+      expect((await fetch(`${relay.url}/_relay/api/snapshot`, { headers: { cookie } })).status).toBe(200);
+      await relay.relay.reload(load(withDash('another-admin-token-0000')));
+      expect((await fetch(`${relay.url}/_relay/api/snapshot`, { headers: { cookie } })).status).toBe(401);
+      await relay.relay.reload(load(base));
+      expect((await fetch(`${relay.url}/_relay`)).status).toBe(404);
+      expect(relay.relay.state.intercept).toBeUndefined();
+    } finally {
+      await relay.close();
+      await up.close();
+    }
   });
 });
 

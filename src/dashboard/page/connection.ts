@@ -1,8 +1,8 @@
 /**
  * The live feed: one EventSource on `<mount>/events`. It closes while the tab is hidden (a hidden
  * dashboard costs the relay nothing and frees one of the browser's six HTTP/1.1 connections to
- * this host) and reconnects with exponential backoff. A 401 (session over) reloads the page,
- * which then shows the login form.
+ * this host) and reconnects with exponential backoff. When the session is over (logout, idle
+ * expiry, a relay restart) the page reloads and shows the login form.
  */
 import type { View } from './types.js';
 
@@ -60,8 +60,9 @@ export function connect(mount: string, hooks: ConnectionHooks): void {
       hooks.onState('retrying', `reconnecting in ${Math.round(delay / 1000)} s`);
       retryTimer = window.setTimeout(() => {
         // Find out why before reconnecting: a session that ended needs the login form.
-        fetch(`${mount}/api/snapshot`, { method: 'HEAD', credentials: 'same-origin', cache: 'no-store' })
-          .then((r) => (r.status === 401 ? location.reload() : open()))
+        fetch(`${mount}/api/session`, { credentials: 'same-origin', cache: 'no-store' })
+          .then((r) => r.json() as Promise<{ session?: boolean }>)
+          .then((d) => (d.session === false ? location.reload() : open()))
           .catch(() => open());
       }, delay);
     });

@@ -54,6 +54,6 @@ export function miniTable<T>(host: HTMLElement, label: string, cols: Column<T>[]
   const wrap = h('div', { class: 'scroll' }, t);
   wrap.tabIndex = 0;
   wrap.setAttribute('role', 'region');
-  wrap.setAttribute('aria-label', label);
+  wrap.setAttribute('aria-label', `${label} table`);
   fill(host, wrap);
 }
