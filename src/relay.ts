@@ -35,7 +35,7 @@ import { startForwardProxy, type ForwardProxy } from './forward-proxy/index.js';
 import { relayVersion } from './version.js';
 import { logBanner } from './server/banner.js';
 import { isSse } from './metrics/relay-metrics.js';
-import { startDashboard, type Dashboard } from './dashboard/index.js';
+import type { Dashboard } from './dashboard/index.js';
 
 export interface StartOptions {
   /** Where log lines go (default stdout). */
@@ -180,6 +180,8 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   const applyDashboard = async (): Promise<void> => {
     const on = state.table.config.server.dashboard !== undefined;
     if (on && !dashboard) {
+      // Loaded on first use: a relay without a dashboard never reads its modules or page assets.
+      const { startDashboard } = await import('./dashboard/index.js');
       dashboard = await startDashboard({
         version,
         startedAt: state.startedAt,
