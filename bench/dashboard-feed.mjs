@@ -32,6 +32,7 @@ try {
       outcome: i % 33 === 0 ? 'upstream http://127.0.0.1:1 refused the connection' : undefined,
       method: i % 3 ? 'POST' : 'GET',
       path: `/route-${i % 8}/v1/chat/completions`,
+      query: i % 2 ? '?alt=sse' : '',
       url: `/route-${i % 8}/v1/chat/completions?alt=sse`,
       start,
       upstreamHeadersAt: start + 3,

@@ -17,6 +17,8 @@ import { MinuteRing, type MinuteSlot } from './minute-ring.js';
 import { Tail } from './tail.js';
 
 export const TAIL_SIZE = 2000;
+/** Longest path kept in the tail (longer ones are cut). */
+export const MAX_PATH = 300;
 const MAX_SERIES = 500;
 const MAX_PRINCIPALS = 1000;
 export const OTHERS = '(others)';
@@ -73,11 +75,16 @@ export class DashboardFeed {
     if (route !== undefined && (errorType === 'upstream_unreachable' || errorType === 'upstream_error' || errorType === 'upstream_timeout')) {
       this.upstreamErrors.set(route, { at: now, type: errorType, message: x.outcome ?? errorType });
     }
+    let path = x.path;
+    // x.path is a slice of req.url: kept as is it would hold the whole target, query included,
+    // for as long as the entry lives. Copy it (only when there is more to drop) so the tail holds
+    // the path alone: bounded memory, and the query never stays reachable from here.
+    if (x.query !== '' || path.length > MAX_PATH) path = ` ${path.length > MAX_PATH ? path.slice(0, MAX_PATH) : path}`.slice(1);
     this.tail.push({
       time: now - duration,
       route,
       method: x.method,
-      path: x.path,
+      path,
       status,
       duration,
       ttfb,

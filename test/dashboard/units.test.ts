@@ -57,6 +57,10 @@ describe('feed bounds', () => {
     expect(feed.principals.has(OTHERS)).toBe(true);
     feed.record(x(0, { route: undefined, status: 200 })); // health, ready, metrics
     expect(feed.tail.lastSeq).toBe(1200);
+    const url = `/v1/${'p'.repeat(500)}?key=secret`;
+    feed.record(x(1, { path: url.slice(0, url.indexOf('?')), query: '?key=secret' } as Partial<Exchange>));
+    const last = feed.tail.since(1200, (t) => t)[0]!;
+    expect(last.path).toBe(`/v1/${'p'.repeat(296)}`);
   });
 });
 
