@@ -22,6 +22,8 @@ export const MAX_PATH = 300;
 const MAX_SERIES = 500;
 const MAX_PRINCIPALS = 1000;
 export const OTHERS = '(others)';
+/** The upstream timeouts of src/upstream/errors.ts, not the client's sendTimeout. */
+const UPSTREAM_TIMEOUT = /\((?:firstByteTimeout|idleTimeout|timeout)\)/;
 /** Route label of exchanges that matched no route (404, refused paths). */
 export const NO_ROUTE = '-';
 
@@ -60,7 +62,8 @@ export class DashboardFeed {
     const user = x.user;
     const errorType = x.errorType;
     const status = x.status;
-    const timeout = errorType === 'upstream_timeout' || status === 408 || status === 504 || (x.outcome !== undefined && x.outcome.includes('timeout'));
+    // A stream cut by idleTimeout/timeout after its head was sent has no error type, only an outcome.
+    const timeout = errorType === 'upstream_timeout' || status === 408 || status === 504 || (x.outcome !== undefined && UPSTREAM_TIMEOUT.test(x.outcome));
     const dBucket = bucketOf(duration);
     const tBucket = ttfb >= 0 ? bucketOf(ttfb) : -1;
 

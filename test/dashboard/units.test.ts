@@ -57,9 +57,13 @@ describe('feed bounds', () => {
     expect(feed.principals.has(OTHERS)).toBe(true);
     feed.record(x(0, { route: undefined, status: 200 })); // health, ready, metrics
     expect(feed.tail.lastSeq).toBe(1200);
+    feed.record(x(2, { status: 200, outcome: 'stream cut: upstream http://u was idle for 5m (idleTimeout)' }));
+    feed.record(x(3, { status: 200, outcome: 'client read nothing for 60000ms (sendTimeout)' }));
+    const slot = feed.routes.get('r')!.slot(Date.now());
+    expect(slot.timeouts).toBe(1);
     const url = `/v1/${'p'.repeat(500)}?key=secret`;
     feed.record(x(1, { path: url.slice(0, url.indexOf('?')), query: '?key=secret' } as Partial<Exchange>));
-    const last = feed.tail.since(1200, (t) => t)[0]!;
+    const last = feed.tail.since(1202, (t) => t)[0]!;
     expect(last.path).toBe(`/v1/${'p'.repeat(296)}`);
   });
 });

@@ -29,9 +29,9 @@ export function createCharts(reqEl: HTMLElement, latEl: HTMLElement): Charts {
   const lat = new uPlot(
     opts(latEl, [
       // Points too: a relay that just started has one minute of data, which no line can show.
-      { label: 'p50', stroke: cssVar('--c1'), width: 2, spanGaps: true, points: { show: true, size: 5 } },
-      { label: 'p95', stroke: cssVar('--c2'), width: 2, spanGaps: true, points: { show: true, size: 5 } },
-      { label: 'p95 first byte', stroke: cssVar('--c3'), width: 1, dash: [4, 3], spanGaps: true, points: { show: true, size: 4 } },
+      { label: 'p50', stroke: cssVar('--c1'), width: 2, spanGaps: true, points: { show: true, size: 7, fill: cssVar('--c1') } },
+      { label: 'p95', stroke: cssVar('--c2'), width: 2, spanGaps: true, points: { show: true, size: 7, fill: cssVar('--c2') } },
+      { label: 'p95 first byte', stroke: cssVar('--c3'), width: 1, dash: [4, 3], spanGaps: true, points: { show: true, size: 6, fill: cssVar('--c3') } },
     ]),
     empty(3),
     latEl,
