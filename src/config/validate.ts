@@ -100,6 +100,15 @@ export function crossValidate(cfg: RelayConfig): { errors: Finding[]; warnings: 
     for (const [key, p] of [['healthPath', cfg.server.healthPath], ['readyPath', cfg.server.readyPath], ['metricsPath', cfg.server.metricsPath]] as const) {
       if (p !== undefined && (normalisePrefix(p) === dp || normalisePrefix(p).startsWith(`${dp}/`))) errors.push({ path: at('path'), message: `the dashboard path must not cover server.${key} (${p})` });
     }
+    cfg.server.basePaths.forEach((b, i) => {
+      const nb = normalisePrefix(b);
+      if (nb !== '/' && (nb === dp || nb.startsWith(`${dp}/`))) errors.push({ path: ['server', 'basePaths', i], message: `base path "${b}" lies under the dashboard path ${dash.path}` });
+    });
+    cfg.routes.forEach((r, i) => {
+      const rp = normalisePrefix(r.prefix);
+      // Such a route could never be reached: the dashboard answers everything under its path.
+      if (rp === dp || rp.startsWith(`${dp}/`)) errors.push({ path: ['routes', i, 'prefix'], message: `prefix "${r.prefix}" lies under the dashboard path ${dash.path}, which answers everything below it` });
+    });
     // An admin token that is also a client token would let every app holding it read the dashboard.
     for (const [name, token] of Object.entries(cfg.clients)) {
       if (token && token === dash.token) errors.push({ path: at('token'), message: `the dashboard token must differ from every client token (it equals the token of client "${name}")` });

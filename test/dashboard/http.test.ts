@@ -257,6 +257,8 @@ describe('dashboard config', () => {
     expect(errorsOf(yaml('    path: /\n    token: ${ADMIN}'))).toMatch(/must be a path such as \/_relay|must not be "\/"/);
     expect(errorsOf(yaml('    path: /_relay\n    token: ${ADMIN}\n    listen: nope'))).toContain('must be host:port');
     expect(errorsOf(yaml('    path: /_relay\n    token: ${ADMIN}'))).toBe('');
+    expect(errorsOf(yaml('    path: /_relay\n    token: ${ADMIN}').replace('routes: []', 'routes:\n  - prefix: /_relay/x\n    upstream: http://127.0.0.1:9\n    auth: none'))).toContain('lies under the dashboard path');
+    expect(errorsOf(yaml('    path: /r\n    token: ${ADMIN}').replace('server:\n', 'server:\n  basePaths: ["/", "/r"]\n'))).toContain('base path "/r" lies under the dashboard path');
   });
 });
 
