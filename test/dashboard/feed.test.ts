@@ -99,3 +99,37 @@ it('sends a heartbeat comment after 15 s without an update', async () => {
     sse.close();
   }
 }, 25_000);
+
+it('fills user, usage and cache from the exchange when §11-§13 set them', async () => {
+  // Stands in for the JWT, usage and cache code of other branches: they set these fields on the
+  // exchange before it is done; the dashboard only reads them.
+  const state = relay.relay.state;
+  const done = state.onExchangeDone!;
+  let n = 0;
+  state.onExchangeDone = (x) => {
+    n++;
+    x.user = n % 2 ? 'alice' : 'bob';
+    x.usage = { input: 10, output: 20, total: 30, ...(n === 3 ? { estimated: true } : {}) };
+    x.cache = n % 2 ? 'hit' : 'miss';
+    done(x);
+  };
+  try {
+    for (let i = 0; i < 4; i++) await call(`/v1/metered/${i}`);
+  } finally {
+    state.onExchangeDone = done;
+  }
+  const cookie = await login(relay.url);
+  const snap = (await (await fetch(`${relay.url}/_relay/api/snapshot`, { headers: { cookie } })).json()) as {
+    tail: { path: string; user: string | null; usage: unknown; cache: string | null }[];
+    usage: { configured: boolean; rows: { who: string; kind: string; requests: number; total: number }[] };
+    cache: { configured: boolean; hit: number; miss: number; ratio: number };
+    routes: { route: string; tokens: number }[];
+  };
+  const metered = snap.tail.filter((e) => e.path.startsWith('/v1/metered/'));
+  expect(metered.map((e) => [e.user, e.cache])).toEqual([['alice', 'hit'], ['bob', 'miss'], ['alice', 'hit'], ['bob', 'miss']]);
+  expect(metered[2]!.usage).toEqual({ input: 10, output: 20, total: 30, estimated: true });
+  expect(snap.usage.configured).toBe(true);
+  expect(snap.usage.rows.filter((r) => r.kind === 'user').map((r) => [r.who, r.requests, r.total]).sort()).toEqual([['alice', 2, 60], ['bob', 2, 60]]);
+  expect(snap.cache).toMatchObject({ configured: true, hit: 2, miss: 2, ratio: 0.5 });
+  expect(snap.routes.find((r) => r.route === 'api')!.tokens).toBe(120);
+});
