@@ -69,7 +69,8 @@ export function createDashboardHandler(deps: HandlerDeps): DashboardHandler {
           return send(res, 303, { location: mount, 'set-cookie': clear }, '');
         }
         case '/events':
-          if (!get) return notAllowed(res, id, 'GET');
+          // GET only: a HEAD would hold a stream open that can never carry anything.
+          if (method !== 'GET') return notAllowed(res, id, 'GET');
           if (!session) return unauthorized(res, id);
           if (deps.hub.full()) return sendDashError(res, new RelayError('overloaded', 'too many open dashboard streams', { headers: { 'retry-after': '5' } }), id);
           return deps.hub.open(res, session, { ...SECURITY_HEADERS, 'x-request-id': id });

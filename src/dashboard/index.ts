@@ -12,6 +12,7 @@ import type { DashboardConfig } from '../config/schema.js';
 import { RelayError } from '../errors.js';
 import type { AnyRequest, AnyResponse, Exchange } from '../server/context.js';
 import type { RouteTable } from '../routing/table.js';
+import { requestIdFor } from '../server/request-id.js';
 import { EventsHub } from './events.js';
 import { DashboardFeed } from './feed.js';
 import { createDashboardHandler } from './handler.js';
@@ -71,7 +72,7 @@ export async function startDashboard(deps: DashboardDeps): Promise<Dashboard> {
     const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
     const port = Number(listen.slice(colon + 1));
     server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0 }, (req, res) => {
-      if (!route(req, res, deps.table())) sendDashError(res, new RelayError('no_route', 'only the dashboard answers on this listener'), 'dashboard');
+      if (!route(req, res, deps.table())) sendDashError(res, new RelayError('no_route', 'only the dashboard answers on this listener'), requestIdFor(req.headers['x-request-id']));
     });
     server.headersTimeout = 15_000;
     server.keepAliveTimeout = 5_000;
