@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Section order: a newcomer's path from "what is it" to "run it on a VPS". */
-export const SECTIONS = ['core', 'gemini', 'upstream', 'transforms', 'browser', 'budgets', 'https', 'egress', 'deploy', 'scaling', 'cache', 'operations', 'benchmarks'];
+export const SECTIONS = ['core', 'gemini', 'upstream', 'transforms', 'browser', 'budgets', 'https', 'egress', 'deploy', 'scaling', 'cache', 'operations', 'dashboard', 'benchmarks'];
 
 const HEAD = {
   en: `# ai-relay
@@ -45,6 +45,7 @@ const TAIL = {
 - [docs/budgets.md](docs/budgets.md) — token usage per API, per-user budgets, hold and settle, stores
 - [docs/cache.md](docs/cache.md) — response cache: keys, scopes, streams, single flight, Redis
 - [docs/operations.md](docs/operations.md) — reload, metrics, health, draining
+- [docs/dashboard.md](docs/dashboard.md) — the built-in dashboard and how to reach it safely
 - [docs/deploy.md](docs/deploy.md) — binary, systemd, nginx, Docker
 - [docs/benchmarks.md](docs/benchmarks.md) — measured against nginx, fastify and http-proxy
 `,
@@ -59,6 +60,7 @@ const TAIL = {
 - [docs/budgets.md](docs/budgets.md) — расход токенов по API, бюджеты на пользователя, резерв и списание, хранилища
 - [docs/cache.md](docs/cache.md) — кэш ответов: ключи, области, потоки, single flight, Redis
 - [docs/operations.md](docs/operations.md) — перезагрузка, метрики, health, drain
+- [docs/dashboard.md](docs/dashboard.md) — встроенный дашборд и как безопасно до него добраться
 - [docs/deploy.md](docs/deploy.md) — бинарник, systemd, nginx, Docker
 - [docs/benchmarks.md](docs/benchmarks.md) — замеры рядом с nginx, fastify и http-proxy
 `,

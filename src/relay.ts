@@ -37,6 +37,8 @@ import { loadServerTls } from './tls/files.js';
 import { startForwardProxy, type ForwardProxy } from './forward-proxy/index.js';
 import { relayVersion } from './version.js';
 import { logBanner } from './server/banner.js';
+import { isSse } from './metrics/relay-metrics.js';
+import type { Dashboard } from './dashboard/index.js';
 
 export interface StartOptions {
   /** Where log lines go (default stdout). */
@@ -89,6 +91,8 @@ export interface Relay {
   close(grace?: number, opts?: CloseOptions): Promise<void>;
   /** The forward proxy's address when `forwardProxy` is configured. */
   readonly forwardProxy: { url: string; address: AddressInfo } | undefined;
+  /** The built-in dashboard while `server.dashboard` is configured (spec §14). */
+  readonly dashboard: Dashboard | undefined;
   /** Exchanges accepted and not finished yet (iterating walks a copy). */
   inFlight(): Iterable<Exchange> & { readonly size: number; has(x: Exchange): boolean };
   state: RelayState;
@@ -118,6 +122,10 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   const budgetClock = opts.budgetClock ?? Date.now;
   const deps: CompileDeps = { pools, log, env, redactor, limiters: new LimiterRegistry(), keySets: new KeySetRegistry(), metrics, budgetStores: new BudgetStoreRegistry(budgetClock), budgetClock, caches };
   const table = await compileTable(loaded, deps);
+  function exchangeDone(x: Exchange): void {
+    inFlight.delete(x);
+    metrics.exchangeDone(x);
+  }
   const state: RelayState = {
     table,
     phase: 'starting',
@@ -131,10 +139,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
       // opens a new one, which the load balancer sends elsewhere.
       if (state.phase === 'draining') closeAfterResponse(x);
     },
-    onExchangeDone(x) {
-      inFlight.delete(x);
-      metrics.exchangeDone(x);
-    },
+    onExchangeDone: exchangeDone,
     // A failing token source or a key pool with every key resting shows in readyPath per route;
     // it does not turn the whole relay unready (other routes still serve).
     // So does a JWT client whose key set cannot be fetched (spec §11).
@@ -180,6 +185,52 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   } catch (err) {
     listener.destroyAll();
     await listener.stopAccepting();
+    await table.dispose();
+    await pools.destroyAll();
+    throw err;
+  }
+  // The dashboard (spec §14) hooks in only while configured: without it, no per-request cost.
+  let dashboard: Dashboard | undefined;
+  const applyDashboard = async (): Promise<void> => {
+    const on = state.table.config.server.dashboard !== undefined;
+    if (on && !dashboard) {
+      // Loaded on first use: a relay without a dashboard never reads its modules or page assets.
+      const { startDashboard } = await import('./dashboard/index.js');
+      dashboard = await startDashboard({
+        version,
+        startedAt: state.startedAt,
+        config: () => state.table.config.server.dashboard,
+        phase: () => state.phase,
+        inFlight: () => inFlight.size,
+        openStreams: () => {
+          let n = 0;
+          for (const x of inFlight) if (isSse(x)) n++;
+          return n;
+        },
+        table: () => state.table,
+      });
+      const at = dashboard.url ?? `${listener.url}${state.table.config.server.dashboard?.path ?? ''}`;
+      log.info({ url: at }, `dashboard at ${at}`);
+    }
+    if (on && dashboard) {
+      const d = dashboard;
+      state.onExchangeDone = (x) => {
+        exchangeDone(x);
+        d.record(x);
+      };
+      state.intercept = d.intercept;
+    } else {
+      state.onExchangeDone = exchangeDone;
+      state.intercept = undefined;
+      dashboard?.hub.close();
+    }
+  };
+  try {
+    await applyDashboard();
+  } catch (err) {
+    listener.destroyAll();
+    await listener.stopAccepting();
+    await forward?.close();
     await table.dispose();
     await pools.destroyAll();
     throw err;
@@ -232,6 +283,10 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     state.table = fresh; // the swap: new requests use `fresh` from here on
     warmKeySets(fresh);
     state.extraEndpoints = endpointsFor(fresh);
+    if (JSON.stringify(nextServer.dashboard?.listen) !== JSON.stringify(current.dashboard?.listen)) {
+      log.warn('server.dashboard.listen changed: restart the relay to apply');
+    }
+    await applyDashboard().catch((err: unknown) => log.error({ err: (err as Error).message }, 'dashboard failed to start'));
     current = { ...nextServer, host: current.host, port: current.port, tls: needRestart.includes('tls') ? current.tls : nextServer.tls };
     // Exchanges holding `old` keep its pools and limiters (refcounted) until they finish.
     void old.dispose().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'closing the previous route table failed'));
@@ -251,6 +306,9 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     state,
     inFlight: () => inFlight,
     table: () => state.table,
+    get dashboard() {
+      return dashboard;
+    },
     get forwardProxy() {
       return forward ? { url: forward.url, address: forward.address } : undefined;
     },
@@ -278,6 +336,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
           }
           log.warn({ active: state.active }, `shutdown grace of ${grace}ms passed; cutting ${state.active} exchange(s)`);
         }
+        await dashboard?.close();
         listener.destroyAll();
         await forward?.close();
         // Cut exchanges end through their 'close' handlers: let them write their access lines.

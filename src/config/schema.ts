@@ -331,6 +331,24 @@ export const limitsSchema = z
   })
   .describe('Hardening limits for client connections.');
 
+export const dashboardSchema = z
+  .strictObject({
+    path: urlPath()
+      .regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must be a path such as /_relay (letters, digits, `._~-` segments, no trailing slash)')
+      .describe('Where the dashboard answers (under every base path too). Routes whose prefix covers it yield to it.'),
+    token: z
+      .string()
+      .min(16, 'the dashboard token must be at least 16 characters (e.g. `openssl rand -hex 24`)')
+      .describe('Admin token for the login form. Must differ from every client token and from metricsToken; only a random session id is ever stored in the browser.'),
+    listen: z
+      .string()
+      .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8788')
+      .optional()
+      .describe('Serve the dashboard on its own plain-HTTP listener (e.g. `127.0.0.1:8788`, reached through an SSH tunnel) instead of the main one. A restart applies a change.'),
+    sessionIdle: duration().prefault('12h').describe('A dashboard session unused for this long ends (the operator logs in again).'),
+  })
+  .describe('The built-in dashboard (off unless set). docs/dashboard.md explains how to reach it safely.');
+
 export const serverSchema = z
   .strictObject({
     host: z.string().default('0.0.0.0').describe('Listen address.'),
@@ -348,6 +366,7 @@ export const serverSchema = z
     limits: limitsSchema.prefault({}),
     shutdownGrace: duration().prefault('30s').describe('On SIGTERM, in-flight exchanges get this long to finish.'),
     drainDelay: duration().prefault('1s').describe('On SIGTERM, keep accepting (readyPath answers 503) this long before refusing new connections, so a load balancer notices; counted inside shutdownGrace.'),
+    dashboard: dashboardSchema.optional(),
   })
   .describe('Listener settings.');
 
@@ -444,3 +463,4 @@ export type BudgetConfig = z.output<typeof budgetSchema>;
 export type BudgetsConfig = z.output<typeof budgetsSchema>;
 export type CacheConfig = z.output<typeof cacheSchema>;
 export type RouteCacheConfig = z.output<typeof routeCacheSchema>;
+export type DashboardConfig = z.output<typeof dashboardSchema>;

@@ -130,6 +130,35 @@ export function crossValidate(cfg: RelayConfig): { errors: Finding[]; warnings: 
   if (cfg.cache.store !== 'memory' && cfg.routes.some((r) => r.rateLimit?.store === cfg.cache.store)) {
     warnings.push({ path: ['cache', 'store'], message: 'the cache shares its Redis with rate limits: cache entries want allkeys-lru eviction, counters must never be evicted; use a separate Redis (docs/cache.md)' });
   }
+  const dash = cfg.server.dashboard;
+  if (dash) {
+    const at = (...p: (string | number)[]) => ['server', 'dashboard', ...p];
+    const dp = normalisePrefix(dash.path);
+    if (dp === '/') errors.push({ path: at('path'), message: 'the dashboard path must not be "/" (it would shadow every route)' });
+    if (/(^|\/)\.\.?(\/|$)/.test(dash.path)) errors.push({ path: at('path'), message: 'the dashboard path must not contain dot segments' });
+    for (const [key, p] of [['healthPath', cfg.server.healthPath], ['readyPath', cfg.server.readyPath], ['metricsPath', cfg.server.metricsPath]] as const) {
+      if (p !== undefined && (normalisePrefix(p) === dp || normalisePrefix(p).startsWith(`${dp}/`))) errors.push({ path: at('path'), message: `the dashboard path must not cover server.${key} (${p})` });
+    }
+    cfg.server.basePaths.forEach((b, i) => {
+      const nb = normalisePrefix(b);
+      if (nb !== '/' && (nb === dp || nb.startsWith(`${dp}/`))) errors.push({ path: ['server', 'basePaths', i], message: `base path "${b}" lies under the dashboard path ${dash.path}` });
+    });
+    cfg.routes.forEach((r, i) => {
+      const rp = normalisePrefix(r.prefix);
+      // Such a route could never be reached: the dashboard answers everything under its path.
+      if (rp === dp || rp.startsWith(`${dp}/`)) errors.push({ path: ['routes', i, 'prefix'], message: `prefix "${r.prefix}" lies under the dashboard path ${dash.path}, which answers everything below it` });
+    });
+    // An admin token that is also a client token would let every app holding it read the dashboard.
+    for (const [name, token] of Object.entries(cfg.clients)) {
+      if (token && token === dash.token) errors.push({ path: at('token'), message: `the dashboard token must differ from every client token (it equals the token of client "${name}")` });
+    }
+    if (cfg.server.metricsToken && cfg.server.metricsToken === dash.token) errors.push({ path: at('token'), message: 'the dashboard token must differ from server.metricsToken' });
+    if (dash.listen) {
+      const port = Number(dash.listen.slice(dash.listen.lastIndexOf(':') + 1));
+      if (port > 65535) errors.push({ path: at('listen'), message: `port ${port} is out of range` });
+      else if (port !== 0 && port === cfg.server.port) errors.push({ path: at('listen'), message: 'dashboard.listen must use another port than server.port' });
+    }
+  }
 
   if (cfg.forwardProxy) {
     cfg.forwardProxy.allow.forEach((a, i) => {

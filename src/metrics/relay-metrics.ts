@@ -221,7 +221,7 @@ function buildRegistry(prom: PromClient, lean: LeanMetric[], opts: MetricsOption
 const SSE_HEAD = /\r\ncontent-type:[ \t]*text\/event-stream/i;
 
 /** Scrape time only. HTTP/1 writeHead(status, headers) leaves getHeader() empty: read the head sent. */
-function isSse(x: Exchange): boolean {
+export function isSse(x: Exchange): boolean {
   const res = x.res;
   if (!res.headersSent) return false;
   const ct = res.getHeader('content-type');

@@ -12,6 +12,7 @@ export function collectSecrets(loaded: LoadedConfig): string[] {
     else if (client.jwt.secret) out.push(client.jwt.secret);
   }
   if (c.server.metricsToken) out.push(c.server.metricsToken);
+  if (c.server.dashboard) out.push(c.server.dashboard.token);
   for (const r of c.routes) {
     out.push(...Object.values(r.headers.set));
     if (r.keys) out.push(...r.keys.values, ...r.keys.values.map((k) => r.keys!.format.replace('{key}', k)));

@@ -65,4 +65,6 @@ export interface Exchange {
   /** Why an exchange ended abnormally (for the access log). */
   outcome: string | undefined;
   log: Logger;
+  /** §5 type of the error the relay itself answered with (set by sendError); read by the dashboard. */
+  errorType?: string;
 }

@@ -40,6 +40,12 @@ export interface RelayState {
   /** Readiness detail: why an enabled route is unhealthy (e.g. its token source is failing). */
   routeProblem?: (r: CompiledRoute) => string | undefined;
   onIdle?: () => void;
+  /**
+   * Requests the relay serves outside the exchange pipeline (the dashboard): returns true when it
+   * took the request. Such requests get no access line, metrics, rate limit or budget. Unset
+   * (the default) costs one property check per request.
+   */
+  intercept?: (req: AnyRequest, res: AnyResponse) => boolean;
 }
 
 const hooks = {
@@ -60,6 +66,7 @@ const hooks = {
 
 export function createHandler(state: RelayState): (req: AnyRequest, res: AnyResponse) => void {
   return (rawReq, rawRes) => {
+    if (state.intercept !== undefined && state.intercept(rawReq, rawRes)) return;
     const req = rawReq as ClientRequest;
     const res = rawRes as ClientResponse;
     const table = state.table; // in-flight exchanges keep the table they started with

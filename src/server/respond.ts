@@ -6,6 +6,7 @@ import { writeHead } from '../upstream/forward.js';
 export function sendError(x: Exchange, err: RelayError): void {
   const res = x.res;
   x.status = err.status;
+  x.errorType = err.type;
   if (res.headersSent) {
     res.destroy(err);
     return;

@@ -5,7 +5,8 @@
 import type { KeysConfig } from '../../config/schema.js';
 import { RelayError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import type { CredentialSource, Lease } from './types.js';
+import { keyFingerprint } from './fingerprint.js';
+import type { CredentialSource, KeyView, Lease } from './types.js';
 
 const REST_STATUSES = new Set([401, 403, 429]);
 
@@ -21,6 +22,8 @@ export function createKeyPool(cfg: KeysConfig, opts: KeyPoolOptions): Credential
   const restingUntil = new Array<number>(cfg.values.length).fill(0);
   const values = cfg.values.map((k) => cfg.format.replace('{key}', k));
   const header = cfg.header.toLowerCase();
+  const lastError: (KeyView['lastError'])[] = new Array(cfg.values.length).fill(undefined);
+  let aliases: string[] | undefined; // hashed on the first dashboard snapshot, not at startup
   let next = 0;
 
   const makeLease = (i: number): Lease => ({
@@ -31,6 +34,7 @@ export function createKeyPool(cfg: KeysConfig, opts: KeyPoolOptions): Credential
       if (!REST_STATUSES.has(status)) return 'ok';
       const ms = retryAfterMs(headers['retry-after'], now()) ?? cfg.cooldown;
       restingUntil[i] = now() + ms;
+      lastError[i] = { status, at: now() };
       opts.log.warn({ route: opts.route, key_index: i, status, rest_ms: ms }, `key #${i} of route ${opts.route} answered ${status}; resting ${Math.round(ms / 1000)}s`);
       opts.onRest?.(i, ms);
       return 'retry';
@@ -55,6 +59,11 @@ export function createKeyPool(cfg: KeysConfig, opts: KeyPoolOptions): Credential
     problem() {
       const t = now();
       return restingUntil.every((u) => u > t) ? 'every key is resting' : undefined;
+    },
+    describe() {
+      aliases ??= cfg.values.map((k, i) => `#${i} ${keyFingerprint(k)}`);
+      const t = now();
+      return { kind: 'keys', keys: aliases.map((alias, i) => ({ alias, restingUntil: restingUntil[i]! > t ? restingUntil[i]! : 0, lastError: lastError[i] })) };
     },
     close() {},
   };

@@ -40,6 +40,7 @@ export function createOAuthSource(cfg: OAuthConfig, opts: OAuthOptions): Credent
   let token: Token | undefined;
   let inflight: Promise<Token> | undefined;
   let lastError: string | undefined;
+  let lastRefreshAt: number | undefined;
 
   const fetchToken = (): Promise<Token> => {
     inflight ??= requestToken(cfg, url, opts)
@@ -48,6 +49,7 @@ export function createOAuthSource(cfg: OAuthConfig, opts: OAuthOptions): Credent
         opts.redactor.add(t.value);
         token = t;
         lastError = undefined;
+        lastRefreshAt = now();
         opts.onFetch?.(true);
         opts.log.info({ route: opts.route, expires_in_s: Math.round((t.expiresAt - now()) / 1000) }, `obtained an access token for route ${opts.route}`);
         return t;
@@ -90,6 +92,8 @@ export function createOAuthSource(cfg: OAuthConfig, opts: OAuthOptions): Credent
       return fetchToken().then(leaseFor);
     },
     problem: () => (lastError ? `token endpoint failing: ${lastError}` : undefined),
+    // The error text was built from the token endpoint's answer: scrubbed like every log line.
+    describe: () => ({ kind: 'oauth', expiresAt: token?.expiresAt, lastRefreshAt, lastError: lastError === undefined ? undefined : opts.redactor.scrub(lastError) }),
     close() {
       if (token) opts.redactor.remove(token.value);
     },

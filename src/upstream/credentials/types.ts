@@ -21,5 +21,20 @@ export interface CredentialSource {
   lease(): Lease | Promise<Lease> | RelayError;
   /** Readiness detail: undefined when healthy, else why the source is failing. */
   problem(): string | undefined;
+  /** What the dashboard shows (read when a snapshot is built, never per request); never a secret. */
+  describe?(): CredentialView;
   close(): void;
 }
+
+/** One key of a pool as the dashboard shows it: a fingerprint, never the key. */
+export interface KeyView {
+  /** `#<index> <first 4 hex of SHA-256(key)>`. */
+  alias: string;
+  /** Epoch ms until which the key rests after 401/403/429; 0 when serving. */
+  restingUntil: number;
+  lastError: { status: number; at: number } | undefined;
+}
+
+export type CredentialView =
+  | { kind: 'keys'; keys: KeyView[] }
+  | { kind: 'oauth'; expiresAt: number | undefined; lastRefreshAt: number | undefined; lastError: string | undefined };
