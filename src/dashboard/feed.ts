@@ -45,10 +45,25 @@ export class DashboardFeed {
   sawUsage = false;
   sawCache = false;
   sawBudget = false;
+  /**
+   * Each caller's current budget window on each budgeted route, as its last admitted request saw
+   * it (the X-Budget-* of §12: the budget with the least room). Read from the exchange, never
+   * from the store, so the dashboard costs the budget store nothing. Bounded; oldest dropped.
+   */
+  readonly budgetWindows = new Map<string, BudgetWindow>();
   /** Bumped on every record: the events hub sends an update only when something changed. */
   version = 0;
 
   constructor(private readonly clock: () => number = Date.now) {}
+
+  private noteBudget(route: string, who: string, h: Record<string, string>, now: number): void {
+    const limit = Number(h['x-budget-limit']);
+    const remaining = Number(h['x-budget-remaining']);
+    const reset = Number(h['x-budget-reset']);
+    if (!Number.isFinite(limit) || !Number.isFinite(remaining) || !Number.isFinite(reset)) return;
+    noteBudgetIn(this.budgetWindows, { route, who, limit, remaining, resetsAt: now + reset * 1000 });
+    this.sawBudget = true;
+  }
 
   record(x: Exchange): void {
     // Route-less answers below 400 are the relay's own endpoints (health, ready, metrics): polled
@@ -74,6 +89,9 @@ export class DashboardFeed {
     const who = user !== undefined ? `user:${user}` : x.client !== undefined ? `client:${x.client}` : undefined;
     if (who !== undefined) add(series(this.principals, who, MAX_PRINCIPALS).slot(now), status, timeout, errorType, dBucket, tBucket, usage, cache);
 
+    // The X-Budget-* this exchange answered with (the ticket itself is settled and gone by now).
+    const h = x.relayHeaders;
+    if (route !== undefined && h['x-budget-limit'] !== undefined) this.noteBudget(route, who ?? `ip:${x.ip}`, h as Record<string, string>, now);
     if (usage !== undefined) this.sawUsage = true;
     if (cache !== undefined) this.sawCache = true;
     if (errorType === 'budget_exceeded' || errorType === 'budget_unavailable') this.sawBudget = true;
@@ -101,6 +119,23 @@ export class DashboardFeed {
     });
     this.version++;
   }
+}
+
+export interface BudgetWindow {
+  route: string;
+  /** `user:<id>`, `client:<name>` or `ip:<address>`. */
+  who: string;
+  limit: number;
+  remaining: number;
+  /** Epoch ms when the window resets. */
+  resetsAt: number;
+}
+
+function noteBudgetIn(map: Map<string, BudgetWindow>, w: BudgetWindow): void {
+  const key = `${w.route}\u0000${w.who}`;
+  // Re-inserted so the map's order is least recently seen first: that one goes when full.
+  if (!map.delete(key) && map.size >= MAX_PRINCIPALS) map.delete(map.keys().next().value!);
+  map.set(key, w);
 }
 
 function series(map: Map<string, MinuteRing>, key: string, max: number): MinuteRing {

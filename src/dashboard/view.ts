@@ -46,7 +46,7 @@ export interface DashboardView {
   tail: TailEntry[];
   tailSeq: number;
   usage: { configured: boolean; rows: { who: string; kind: 'client' | 'user' | 'other'; requests: number; input: number; output: number; total: number; budgetRefused: number }[] };
-  budgets: { configured: boolean; refused: number };
+  budgets: { configured: boolean; refused: number; windows: { route: string; who: string; kind: 'client' | 'user' | 'ip'; limit: number; remaining: number; resetsAt: number }[] };
   pools: { route: string; keys: { alias: string; serving: boolean; restingUntil: number; lastError: { status: number; at: number } | null }[] }[];
   oauth: { route: string; expiresAt: number | null; lastRefreshAt: number | null; lastError: string | null }[];
   egress: { route: string; egress: string; lastError: { at: number; type: string; message: string } | null }[];
@@ -90,6 +90,16 @@ export function buildView(feed: DashboardFeed, src: RelaySource, type: Dashboard
   usageRows.sort((a, b) => b.total - a.total || b.requests - a.requests);
   usageRows.length = Math.min(usageRows.length, 200);
 
+  const windows: DashboardView['budgets']['windows'] = [];
+  for (const w of feed.budgetWindows.values()) {
+    if (w.resetsAt <= now) continue; // that window is over: its figures no longer say anything
+    const colon = w.who.indexOf(':');
+    windows.push({ route: text(w.route, 100), who: text(w.who.slice(colon + 1), 100), kind: w.who.slice(0, colon) as 'client' | 'user' | 'ip', limit: w.limit, remaining: w.remaining, resetsAt: w.resetsAt });
+  }
+  // Least room first: who is about to be refused.
+  windows.sort((a, b) => a.remaining / (a.limit || 1) - b.remaining / (b.limit || 1));
+  windows.length = Math.min(windows.length, 200);
+
   const pools: DashboardView['pools'] = [];
   const oauth: DashboardView['oauth'] = [];
   const egress: DashboardView['egress'] = [];
@@ -131,7 +141,7 @@ export function buildView(feed: DashboardFeed, src: RelaySource, type: Dashboard
     tail: feed.tail.since(tailAfter, text),
     tailSeq: feed.tail.lastSeq,
     usage: { configured: feed.sawUsage || budgetsConfigured(table), rows: usageRows },
-    budgets: { configured: feed.sawBudget || budgetsConfigured(table), refused: total.budgetRefused },
+    budgets: { configured: feed.sawBudget || budgetsConfigured(table), refused: total.budgetRefused, windows },
     pools,
     oauth,
     egress,
@@ -197,13 +207,10 @@ function sumSlots(slots: (MinuteSlot | undefined)[]): Sum {
 
 const NUMERIC = ['requests', 's2xx', 's3xx', 's4xx', 's5xx', 'timeouts', 'rateLimited', 'budgetRefused', 'tokensIn', 'tokensOut', 'tokensTotal', 'cacheHit', 'cacheMiss', 'cacheBypass', 'cacheRefresh'] as const;
 
-/** §12/§13 live in other branches: their config keys are looked up defensively, by name only. */
 function budgetsConfigured(table: RouteTable): boolean {
-  const c = table.config as unknown as Record<string, unknown>;
-  return c.budgets !== undefined || table.config.routes.some((r) => (r as unknown as Record<string, unknown>).budget !== undefined || (r as unknown as Record<string, unknown>).budgets !== undefined);
+  return table.config.routes.some((r) => r.budget.length > 0);
 }
 
 function cacheConfigured(table: RouteTable): boolean {
-  const c = table.config as unknown as Record<string, unknown>;
-  return c.cache !== undefined || table.config.routes.some((r) => (r as unknown as Record<string, unknown>).cache !== undefined);
+  return table.config.routes.some((r) => r.cache !== undefined);
 }

@@ -36,7 +36,7 @@ function start(): void {
       tail.routes(v.routes.map((r) => r.route));
       tail.take(v.tail, v.type === 'snapshot');
       renderRoutes(v);
-      renderUsage(v);
+      renderUsage(v, Date.now() + skew);
       renderRefusals(v);
       renderCache(v);
       charts.update(v.series);

@@ -36,7 +36,8 @@ export function renderRoutes(v: View): void {
   ], v.routes);
 }
 
-export function renderUsage(v: View): void {
+export function renderUsage(v: View, now: number): void {
+  renderBudgetWindows(v, now);
   const host = byId('usage');
   if (!v.usage.configured && !v.budgets.configured) {
     fill(host, h('p', { class: 'empty' }, 'Usage metering and budgets: not configured.'));
@@ -52,6 +53,19 @@ export function renderUsage(v: View): void {
     { head: 'budget refusals', num: true, cell: (r) => int(r.budgetRefused) },
   ], v.usage.rows, 'No metered traffic in the last hour.');
   if (!v.budgets.configured) host.append(h('p', { class: 'note' }, 'Budgets: not configured.'));
+}
+
+function renderBudgetWindows(v: View, now: number): void {
+  const host = byId('budgets');
+  if (!v.budgets.configured) return fill(host);
+  miniTable(host, 'Budgets, current windows, as of each caller\'s last request', [
+    { head: 'Caller', cell: (r) => r.who },
+    { head: 'kind', cell: (r) => r.kind },
+    { head: 'route', cell: (r) => r.route },
+    { head: 'limit', num: true, cell: (r) => int(r.limit) },
+    { head: 'remaining', num: true, cell: (r) => int(r.remaining), cls: (r) => (r.remaining <= 0 ? 's5' : r.remaining < r.limit / 10 ? 's4' : undefined) },
+    { head: 'resets', cell: (r) => relative(r.resetsAt, now) },
+  ], v.budgets.windows, 'No budgeted request in the current windows yet.');
 }
 
 export function renderPools(v: View, now: number): void {

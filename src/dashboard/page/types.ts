@@ -42,7 +42,7 @@ export interface View {
   tail: TailEntry[];
   tailSeq: number;
   usage: { configured: boolean; rows: { who: string; kind: string; requests: number; input: number; output: number; total: number; budgetRefused: number }[] };
-  budgets: { configured: boolean; refused: number };
+  budgets: { configured: boolean; refused: number; windows: { route: string; who: string; kind: string; limit: number; remaining: number; resetsAt: number }[] };
   pools: { route: string; keys: { alias: string; serving: boolean; restingUntil: number; lastError: { status: number; at: number } | null }[] }[];
   oauth: { route: string; expiresAt: number | null; lastRefreshAt: number | null; lastError: string | null }[];
   egress: { route: string; egress: string; lastError: { at: number; type: string; message: string } | null }[];
