@@ -91,7 +91,7 @@ export class DashboardFeed {
 
     // The X-Budget-* this exchange answered with (the ticket itself is settled and gone by now).
     const h = x.relayHeaders;
-    if (route !== undefined && h['x-budget-limit'] !== undefined) this.noteBudget(route, who ?? `ip:${x.ip}`, h as Record<string, string>, now);
+    if (route !== undefined && h?.['x-budget-limit'] !== undefined) this.noteBudget(route, who ?? `ip:${x.ip}`, h as Record<string, string>, now);
     if (usage !== undefined) this.sawUsage = true;
     if (cache !== undefined) this.sawCache = true;
     if (errorType === 'budget_exceeded' || errorType === 'budget_unavailable') this.sawBudget = true;

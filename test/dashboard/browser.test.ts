@@ -36,7 +36,9 @@ describe.skipIf(!tool.available)('the dashboard page in Chromium', () => {
       const slow = req.url?.includes('slow') ? 120 : 5;
       setTimeout(() => {
         res.writeHead(req.url?.includes('missing') ? 404 : 200, { 'content-type': 'application/json' });
-        res.end('{"ok":true}');
+        // Chat answers report usage as OpenAI does, so tokens and budgets have figures to show.
+        if (req.url?.includes('/chat/completions')) res.end(JSON.stringify({ object: 'chat.completion', choices: [], usage: { prompt_tokens: 12, completion_tokens: 30, total_tokens: 42 } }));
+        else res.end('{"ok":true}');
       }, slow);
     });
     relay = await startTestRelay(
@@ -55,6 +57,8 @@ routes:
     auth: [web, batch]
     keys:
       values: ["\${K1}", "\${K2}"]
+    budget:
+      - { by: client, tokens: 20k, per: day }
   - name: gemini
     prefix: /gemini
     upstream: ${up.url}
