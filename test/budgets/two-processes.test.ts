@@ -17,36 +17,18 @@ const TOKEN = 'two-process-token-7c1e';
 const CHAT = '/openai/v1/chat/completions';
 const ask = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
 
-describe.skipIf(!tool.available && !tool.mustFail)('two relay processes on one Redis', () => {
+/** Starts two `ai-relay serve` processes on one config; stops them (and cleans up) in afterAll. */
+function twoRelays(config: (redisUrl: string, upstreamUrl: string) => string): { relays: { cli: CliProcess; url: string }[]; up: () => FakeUpstream } {
   let redis: TestRedis;
-  let up: FakeUpstream;
+  let upstream: FakeUpstream;
   let dir: string;
   const relays: { cli: CliProcess; url: string }[] = [];
-
   beforeAll(async () => {
     redis = await startRedis();
-    up = await startFakeApis();
+    upstream = await startFakeApis();
     dir = mkdtempSync(path.join(os.tmpdir(), 'ai-relay-two-'));
     const file = path.join(dir, 'relay.yaml');
-    writeFileSync(
-      file,
-      `server:
-  host: 127.0.0.1
-log:
-  format: json
-clients:
-  web: ${TOKEN}
-budgets:
-  store: ${redis.url}
-routes:
-  - name: openai
-    prefix: /openai
-    upstream: ${up.url}
-    auth: [web]
-    budget:
-      - { by: client, requests: 5, per: day }
-`,
-    );
+    writeFileSync(file, config(redis.url, upstream.url));
     for (let i = 0; i < 2; i++) {
       const port = await freePort();
       const cli = await startCli(['serve', '--config', file, '--port', String(port)]);
@@ -54,16 +36,40 @@ routes:
       relays.push({ cli, url: `http://127.0.0.1:${port}` });
     }
   }, 40_000);
-
   afterAll(async () => {
     for (const r of relays) {
       r.cli.child.kill('SIGTERM');
       await r.cli.exited;
     }
-    await up?.close();
+    await upstream?.close();
     await redis?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
+  return { relays, up: () => upstream };
+}
+
+const header = (extra: string) => `server:
+  host: 127.0.0.1
+log:
+  format: json
+clients:
+  web: ${TOKEN}
+${extra}`;
+
+describe.skipIf(!tool.available && !tool.mustFail)('two relay processes on one Redis', () => {
+  const { relays } = twoRelays(
+    (redisUrl, upstreamUrl) =>
+      header(`budgets:
+  store: ${redisUrl}
+routes:
+  - name: openai
+    prefix: /openai
+    upstream: ${upstreamUrl}
+    auth: [web]
+    budget:
+      - { by: client, requests: 5, per: day }
+`),
+  );
 
   const post = async (url: string, p: string, body: string) => {
     const r = await fetch(url + p, { method: 'POST', headers: { 'x-proxy-token': TOKEN, 'content-type': 'application/json' }, body });
@@ -80,57 +86,25 @@ routes:
 });
 
 describe.skipIf(!tool.available && !tool.mustFail)('two relay processes share cache entries', () => {
-  let redis: TestRedis;
-  let up: FakeUpstream;
-  let dir: string;
-  const relays: { cli: CliProcess; url: string }[] = [];
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    up = await startFakeApis();
-    dir = mkdtempSync(path.join(os.tmpdir(), 'ai-relay-two-cache-'));
-    const file = path.join(dir, 'relay.yaml');
-    writeFileSync(
-      file,
-      `server:
-  host: 127.0.0.1
-log:
-  format: json
-clients:
-  web: ${TOKEN}
-cache:
-  store: ${redis.url}
+  const { relays, up: upstream } = twoRelays(
+    (redisUrl, upstreamUrl) =>
+      header(`cache:
+  store: ${redisUrl}
 routes:
   - name: openai
     prefix: /openai
-    upstream: ${up.url}
+    upstream: ${upstreamUrl}
     auth: [web]
     cache:
       paths: ["/v1/embeddings"]
       methods: [POST]
-`,
-    );
-    for (let i = 0; i < 2; i++) {
-      const port = await freePort();
-      const cli = await startCli(['serve', '--config', file, '--port', String(port)]);
-      await cli.waitFor(/ai-relay listening/, 15_000);
-      relays.push({ cli, url: `http://127.0.0.1:${port}` });
-    }
-  }, 40_000);
-
-  afterAll(async () => {
-    for (const r of relays) {
-      r.cli.child.kill('SIGTERM');
-      await r.cli.exited;
-    }
-    await up?.close();
-    await redis?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+`),
+  );
 
   it('stored by one process, a HIT with the same bytes on the other; one upstream call', async () => {
     const body = JSON.stringify({ model: 'text-embedding-3-small', input: 'shared across processes' });
     const send = (url: string) => fetch(`${url}/openai/v1/embeddings`, { method: 'POST', headers: { 'x-proxy-token': TOKEN, 'content-type': 'application/json' }, body });
+    const up = upstream();
     const before = up.requests.length;
     const a = await send(relays[0]!.url);
     const aText = await a.text();
