@@ -77,7 +77,10 @@ export function describeRoutes(loaded: LoadedConfig, env: Record<string, string 
   });
   const jwtBlock = jwt.length ? `${chalk.bold('JWT clients')}\n${jwt.join('\n')}\n` : '';
   const fp = c.forwardProxy ? `forward proxy on ${c.forwardProxy.host}:${c.forwardProxy.port} allowing ${c.forwardProxy.allow.join(', ')}\n` : '';
-  return head + lines.join('\n') + '\n' + budgetLine + jwtBlock + fp;
+  const d = c.server.dashboard;
+  const dash = d ? `dashboard at ${d.path}${d.listen ? ` on its own listener ${d.listen}` : ' (and under each base path)'}\n` : '';
+  const usagePath = c.server.usagePath ? `callers read their own budgets at ${c.server.usagePath}\n` : '';
+  return head + lines.join('\n') + '\n' + budgetLine + usagePath + jwtBlock + fp + dash;
 }
 
 /** One line per JWT client: issuer, key source, algorithms, audience (never the secret). */
