@@ -14,11 +14,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ROOT, TARGETS, REFERENCE, REFERENCE_SCENARIOS, startTarget, startUpstream } from './lib/targets.mjs';
+import { ROOT, TARGETS, REFERENCE, REFERENCE_SCENARIOS, relayYaml, startTarget, startUpstream } from './lib/targets.mjs';
 import { makeBody, makeImageJson } from './lib/fixture.mjs';
 import { machineInfo, versions } from './lib/machine.mjs';
 import { small50, conn1, post1mb } from './scenarios/http-load.mjs';
-import { sse64, openStreams } from './scenarios/sse.mjs';
+import { sse64, openStreams, openStreams10k } from './scenarios/sse.mjs';
 import { images, findPython } from './scenarios/images.mjs';
 import { coldStart } from './scenarios/cold-start.mjs';
 import { profile } from './scenarios/profile.mjs';
@@ -26,7 +26,7 @@ import { evaluateGoals } from './lib/goals.mjs';
 import { writeDocs } from './lib/report.mjs';
 import { sanityCheck } from './lib/sanity.mjs';
 
-const SCENARIOS = ['coldStart', 'small50', 'conn1', 'post1mb', 'sse64', 'images', 'openStreams', 'profile'];
+const SCENARIOS = ['coldStart', 'small50', 'conn1', 'post1mb', 'sse64', 'images', 'openStreams', 'openStreams10k', 'profile'];
 
 const { values: a } = parseArgs({
   options: {
@@ -87,6 +87,7 @@ const dur = quick
       post: { seconds: 1, warm: 1 },
       sse: { streams: 5, rounds: 1 },
       streams: { streams: Number(a.streams ?? 100), windowMs: 1500, intervalMs: 500 },
+      streams10k: { streams: 200, windowMs: 1500, intervalMs: 500 },
       images: { count: 2, seconds: 1, concurrency: 2 },
       cold: { repeat: 2 },
     }
@@ -96,6 +97,7 @@ const dur = quick
       post: { seconds: 5, warm: 1 },
       sse: { streams: 10, rounds: 2 },
       streams: { streams: Number(a.streams ?? 5000), windowMs: 6000, intervalMs: 1000 },
+      streams10k: { streams: 10_000, windowMs: 6000, intervalMs: 1000 },
       images: { count: 30, seconds: 8, concurrency: 2 },
       cold: { repeat: 10 },
     };
@@ -103,7 +105,7 @@ const runs = Number(a.runs ?? (quick ? 1 : 3));
 const names = a.targets ? a.targets.split(',') : [...TARGETS, ...REFERENCE];
 if (!names.includes('direct')) names.unshift('direct'); // the baseline for every "added" figure
 /** Targets a scenario measures: the reference rows only where they mean something. */
-const namesFor = (scenario) => names.filter((n) => !REFERENCE.includes(n) || REFERENCE_SCENARIOS.includes(scenario));
+const namesFor = (scenario) => names.filter((n) => !REFERENCE.includes(n) || REFERENCE_SCENARIOS[n].includes(scenario));
 let scenarios = a.only ? a.only.split(',') : a.profile ? ['profile'] : SCENARIOS;
 if (a.profile && a.only && !scenarios.includes('profile')) scenarios.push('profile');
 for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
@@ -158,16 +160,17 @@ try {
       await sanityCheck(n, ctx.targets[n]);
       log(`started ${n} at ${ctx.targets[n].url} (pid ${ctx.targets[n].pid})`);
     }
-    const fns = { small50, conn1, post1mb, sse64, images, openStreams };
+    const fns = { small50, conn1, post1mb, sse64, images, openStreams: (c) => openStreams(c), openStreams10k };
     for (const [i, s] of rest.entries()) {
       log(`\n# ${s}`);
       ctx.names = namesFor(s);
-      if (s === 'openStreams' && i > 0) {
+      if ((s === 'openStreams' || s === 'openStreams10k') && i > 0) {
         // Fresh processes: RSS must show what the streams cost, not what earlier scenarios
         // (1 MB bodies, 5 MB image JSON) left in the heap and malloc arenas.
         for (const n of ctx.names) {
           await ctx.targets[n].stop();
-          ctx.targets[n] = await startTarget(n, tmp, upstream);
+          // 10,000 streams need a connection cap above the default 10,000 (server.limits).
+          ctx.targets[n] = await startTarget(n, tmp, upstream, s === 'openStreams10k' && n === 'relay' ? { yaml: relayYaml(upstream.url, { maxConnections: 20_000 }) } : {});
           await sanityCheck(n, ctx.targets[n]);
         }
       }
@@ -195,7 +198,7 @@ const out = a.out ?? join(resultsDir, 'latest.json');
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 log(`\nresults: ${out}`);
 if (results.goals.length) {
-  log('\ngoals (issue #8):');
+  log('\ngoals (issues #8, #19):');
   for (const g of results.goals) log(`  ${g.met === true ? 'MET ' : g.met === false ? 'MISS' : 'n/a '} ${g.goal}: ${g.measured ?? 'not measured'}`);
 }
 // Docs are regenerated only by complete full runs, so a quick or partial run never

@@ -1,4 +1,4 @@
-// The targets issue #8 sets for the relay, checked against one run. `met` is null when the
+// The targets issues #8 and #19 set for the relay, checked against one run. `met` is null when the
 // figure was not measured (or, for 5,000 streams, measured with fewer streams in --quick).
 export function evaluateGoals(results) {
   const s = results.scenarios ?? {};
@@ -36,6 +36,25 @@ export function evaluateGoals(results) {
   );
   const cold = r(['coldStart', 'targets', 'relay', 'median_ms']);
   add('cold start ≤ 300 ms (median)', cold, cold != null && cold <= 300, ' ms');
+  // Issue #19, goal 5: both shipped forms.
+  const coldBin = r(['coldStart', 'targets', 'relay-binary', 'median_ms']);
+  add(
+    'cold start ≤ 150 ms, npm bin and single executable (median)',
+    cold == null ? null : `${show(cold)} ms${coldBin == null ? '' : ` (single executable: ${show(coldBin)} ms)`}`,
+    cold != null && cold <= 150 && (coldBin == null || coldBin <= 150),
+  );
+  // Issue #19, goal 3: per-stream memory against the floor, and 10,000 streams in one process.
+  const vsFloor = r(['openStreams10k', 'kb_per_stream_vs_floor']);
+  add('memory per open SSE stream ≤ 1.2× the bare undici floor', vsFloor, vsFloor != null && vsFloor <= 1.2, '×');
+  const s10 = r(['openStreams10k', 'settings', 'streams']);
+  const rss10 = r(['openStreams10k', 'targets', 'relay', 'rss_mb_at_target']);
+  const lim10 = r(['openStreams10k', 'targets', 'relay', 'limited_by_open_files']);
+  add(
+    `10,000 open SSE streams ≤ 250 MB RSS${s10 != null && s10 !== 10_000 ? ` (measured with ${s10} streams)` : lim10 ? ' (extrapolated past the open-files limit)' : ''}`,
+    rss10,
+    s10 === 10_000 ? rss10 <= 250 : null,
+    ' MB',
+  );
   const busy = r(['images', 'small_busy', 'p99_ms']);
   add('small-request p99 on another route ≤ 5 ms while images convert', busy, busy != null && busy <= 5, ' ms');
   return goals;

@@ -106,6 +106,17 @@ export function renderMarkdown(results, analysis = '') {
       Object.entries(os).map(([n, t]) => [label(n), int(t.opened), String(t.errors), fmt(t.idle_rss_mb, 0), fmt(t.rss_mb, 0), t.kb_per_stream != null && t.kb_per_stream < 0 ? '≈0' : fmt(t.kb_per_stream, 1), fmt(t.delay_p50_ms, 2), fmt(t.delay_p99_ms, 2), n === 'relay' || n === 'direct' ? '—' : ratio(os.relay?.rss_mb, t.rss_mb)])));
     out.push('');
   }
+  const o10 = s.openStreams10k?.targets;
+  if (o10) {
+    const st = s.openStreams10k.settings;
+    out.push(`## ${int(st.streams)} open SSE streams in one process: ai-relay and the bare undici floor`);
+    out.push('');
+    out.push(`As above, with fresh processes. A proxy holds two sockets per stream, so ${int(st.streams)} streams need ~${int(st.streams * 2 + 60)} file descriptors; where a process's open-files limit is lower (this machine's hard limit is 20,000 and cannot be raised without privileges), it opens as many as the limit allows and "RSS at ${int(st.streams)}" extrapolates linearly from the measured KB per stream. Relay KB per stream ÷ floor KB per stream: ${s.openStreams10k.kb_per_stream_vs_floor ?? '—'}×.`);
+    out.push('');
+    out.push(table(['target', 'streams opened', 'errors', 'RSS idle MB', 'RSS open MB', 'KB per stream', `RSS at ${int(st.streams)} MB`, 'event delay p50 ms', 'p99 ms'],
+      Object.entries(o10).map(([n, t]) => [label(n), int(t.opened), String(t.errors), fmt(t.idle_rss_mb, 0), fmt(t.rss_mb, 0), fmt(t.kb_per_stream, 1), `${fmt(t.rss_mb_at_target, 0)}${t.limited_by_open_files ? ' (extrapolated)' : ''}`, fmt(t.delay_p50_ms, 2), fmt(t.delay_p99_ms, 2)])));
+    out.push('');
+  }
   // --- images
   const im = s.images;
   if (im) {
@@ -186,8 +197,9 @@ export function renderMarkdown(results, analysis = '') {
   out.push('- **nginx**: `nginx -p DIR -c nginx.conf -e DIR/error.log` with `daemon off`, `worker_processes 1` (the Node peers use one core each too; nginx with 2 workers would also compete with wrk and the upstream for the 2 vCPUs), `upstream { keepalive 128; }`, `proxy_http_version 1.1`, `proxy_set_header Connection ""`, the same `Authorization` injection, `proxy_buffering off` and `proxy_request_buffering off` (stream like the relay), access log on to a file.');
   out.push('- **@fastify/http-proxy** (bench/peers/fastify-proxy.mjs): fastify 5, logger off (its default), undici pool with `pipelining: 1` and a connection cap high enough for 5,000 streams, `rewriteRequestHeaders` injecting `Authorization`.');
   out.push('- **http-proxy** (bench/peers/http-proxy.mjs): `createProxyServer({ target, agent: new http.Agent({ keepAlive: true }) })` — without the agent it closes both connections on every request, which would make it 10× slower for a reason nobody deploys with — `proxyReq` injecting `Authorization`.');
-  out.push('- **bare undici proxy (floor)** (bench/peers/undici-floor.mjs, small-JSON scenarios only): node:http + one undici `Pool` + `dispatch` with a hand-written handler, hop-by-hop headers dropped, the same `Authorization` injection — and nothing else. Not a product: it is the least any relay built on node:http and undici (ai-relay, @fastify/http-proxy) can spend per request.');
+  out.push('- **bare undici proxy (floor)** (bench/peers/undici-floor.mjs, small-JSON and open-streams scenarios): node:http + one undici `Pool` + `dispatch` with a hand-written handler, hop-by-hop headers dropped, the same `Authorization` injection — and nothing else. Not a product: it is the least any relay built on node:http and undici (ai-relay, @fastify/http-proxy) can spend per request.');
   out.push('- **ai-relay --workers 2** (small-JSON scenarios only): the same relay and config as two processes on one port (spec §9).');
+  out.push('- **ai-relay single executable** (cold start only): `ai-relay-linux-x64 serve …` with the same config, built by the bench from the current sources with scripts/build-binary.mjs.');
   out.push('- The peers do no auth and no CORS; the relay does both, plus its access log and request ids. That is the realistic comparison: what you would deploy.');
   out.push('- **Load**: the same `wrk -t1 --timeout 10s -s bench/wrk/request.lua URL` for everyone (the Lua script sets the headers, the POST body, and prints a JSON summary). Scenarios run target after target with the order rotated every repetition; a warm-up run precedes the first measured run of each target. Any non-2xx or socket error is counted and shown.');
   out.push('- **CPU per request**: `utime+stime` of the proxy process (and its children: nginx\'s worker) from `/proc/PID/stat` before and after each wrk run, divided by the requests wrk completed.');

@@ -1,7 +1,8 @@
 // The things under test. Every target exposes the same URL layout, `<base>/api/v1/...`, and
 // gets the same request headers (relay token + Origin); the proxies inject the same upstream
 // Authorization header. "direct" is the upstream itself (its `/api` prefix is ignored).
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { start } from './spawn.mjs';
@@ -16,15 +17,22 @@ export const CLIENT_HEADERS = { 'x-proxy-token': TOKEN, origin: ORIGIN };
 
 export const TARGETS = ['direct', 'relay', 'nginx', 'fastify', 'http-proxy'];
 /**
- * Reference rows, measured in the small-JSON scenarios only: the floor of any node:http + undici
- * proxy (no features), and the relay on both cores (`--workers 2`).
+ * Reference rows, each measured only where it means something: the floor of any node:http +
+ * undici proxy (no features) in the small-JSON and open-streams scenarios, the relay on both
+ * cores (`--workers 2`) in the small-JSON ones, and the single executable (built by the bench
+ * from the current sources, scripts/build-binary.mjs) in the cold start.
  */
-export const REFERENCE = ['undici-floor', 'relay-w2'];
-export const REFERENCE_SCENARIOS = ['small50', 'conn1'];
+export const REFERENCE = ['undici-floor', 'relay-w2', 'relay-binary'];
+export const REFERENCE_SCENARIOS = {
+  'undici-floor': ['small50', 'conn1', 'openStreams', 'openStreams10k'],
+  'relay-w2': ['small50', 'conn1'],
+  'relay-binary': ['coldStart'],
+};
 export const LABELS = {
   direct: 'direct (no proxy)',
   relay: 'ai-relay',
   'relay-w2': 'ai-relay --workers 2',
+  'relay-binary': 'ai-relay single executable',
   'undici-floor': 'bare undici proxy (floor)',
   nginx: 'nginx proxy_pass',
   fastify: '@fastify/http-proxy',
@@ -39,7 +47,7 @@ export async function startUpstream(tmp, imageJsonFile) {
   return { ...h, url: `http://127.0.0.1:${h.info.port}` };
 }
 
-export function relayYaml(upstreamUrl) {
+export function relayYaml(upstreamUrl, { maxConnections } = {}) {
   // A realistic route: relay-token auth, CORS for one origin, an injected upstream key, the
   // access log on at info. The image route adds the png-to-jpeg transform at q95.
   const common = `    auth: [web]
@@ -52,7 +60,7 @@ export function relayYaml(upstreamUrl) {
   return `server:
   host: 127.0.0.1
   port: 8787
-log:
+${maxConnections ? `  limits:\n    maxConnections: ${maxConnections}\n` : ''}log:
   level: info
   format: json
 clients:
@@ -72,15 +80,18 @@ ${common}    transforms:
 `;
 }
 
-/** Starts ai-relay via its CLI, exactly as a user would (`node bin/ai-relay.js serve`). */
-export async function startRelay(tmp, upstreamUrl, { nodeArgs = [], workers, entry = 'bin/ai-relay.js', yaml } = {}) {
+/**
+ * Starts ai-relay via its CLI, exactly as a user would (`node bin/ai-relay.js serve`), or the
+ * single executable (`binary`: its path; then `entry` and `nodeArgs` do not apply).
+ */
+export async function startRelay(tmp, upstreamUrl, { nodeArgs = [], workers, entry = 'bin/ai-relay.js', yaml, binary } = {}) {
   const cfg = join(tmp, 'relay.yaml');
   writeFileSync(cfg, yaml ?? relayYaml(upstreamUrl));
   const port = await freePort();
-  const args = [...nodeArgs, join(ROOT, entry), 'serve', '--config', cfg, '--host', '127.0.0.1', '--port', String(port)];
+  const args = [...(binary ? [] : [...nodeArgs, join(ROOT, entry)]), 'serve', '--config', cfg, '--host', '127.0.0.1', '--port', String(port)];
   if (workers) args.push('--workers', String(workers));
   const since = performance.now();
-  const h = await start(process.execPath, args, { logFile: join(tmp, workers ? `relay-w${workers}-access.log` : 'relay-access.log'), cwd: tmp });
+  const h = await start(binary ?? process.execPath, args, { logFile: join(tmp, workers ? `relay-w${workers}-access.log` : 'relay-access.log'), cwd: tmp });
   const url = `http://127.0.0.1:${port}`;
   try {
     const ms = await waitFor200(`${url}/health`, { since, isAlive: h.alive });
@@ -163,6 +174,16 @@ export async function startNodePeer(name, upstreamUrl) {
   return { ...h, url, startMs: ms };
 }
 
+/**
+ * The single executable of the current sources, built once per bench run into the scratch dir
+ * (3-5 s) so its figures never come from a stale dist/ai-relay-linux-x64.
+ */
+export function relayBinary(tmp) {
+  const out = join(tmp, 'ai-relay-linux-x64');
+  if (!existsSync(out)) execFileSync(process.execPath, [join(ROOT, 'scripts/build-binary.mjs'), '--out', out], { cwd: ROOT, stdio: 'ignore' });
+  return out;
+}
+
 /** Starts one target. `upstream` is the running upstream handle. */
 export async function startTarget(name, tmp, upstream, opts = {}) {
   switch (name) {
@@ -171,6 +192,8 @@ export async function startTarget(name, tmp, upstream, opts = {}) {
       return { pid: upstream.pid, url: upstream.url, startMs: 0, alive: upstream.alive, stop: async () => {} };
     case 'relay':
       return startRelay(tmp, upstream.url, opts);
+    case 'relay-binary':
+      return startRelay(tmp, upstream.url, { ...opts, binary: relayBinary(tmp) });
     case 'relay-w2':
       // The same relay on both cores (spec §9): two processes on one port, each with its own pools.
       return startRelay(tmp, upstream.url, { ...opts, workers: 2 });

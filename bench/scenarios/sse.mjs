@@ -3,6 +3,7 @@
 import { runSseClient } from '../lib/sse-run.mjs';
 import { median, round, sleep } from '../lib/stats.mjs';
 import { rssMb, hwmMb, resetHwm } from '../lib/proc.mjs';
+import { readFileSync } from 'node:fs';
 import { CLIENT_HEADERS } from '../lib/targets.mjs';
 
 export async function sse64(ctx) {
@@ -40,11 +41,12 @@ export async function sse64(ctx) {
   return { settings: { events: 64, intervalMs: 20, concurrentStreams: streams, roundsPerRun: rounds }, targets };
 }
 
-export async function openStreams(ctx) {
-  const { streams, windowMs, intervalMs } = ctx.dur.streams;
+export async function openStreams(ctx, { dur = ctx.dur.streams, streamsFor = () => dur.streams } = {}) {
+  const { windowMs, intervalMs } = dur;
   const targets = {};
   for (const name of ctx.order(0)) {
     const t = ctx.targets[name];
+    const streams = streamsFor(t);
     await sleep(500); // let the previous target's sockets wind down
     const idle = rssMb(t.pid);
     resetHwm(t.pid);
@@ -74,5 +76,36 @@ export async function openStreams(ctx) {
     };
     ctx.log(`  ${streams} open SSE ${name.padEnd(10)}: opened ${r.opened} (errors ${r.errors}) in ${(r.openMs / 1000).toFixed(1)} s, RSS ${rss?.toFixed(0)} MB (idle ${idle.toFixed(0)}), event delay p50 ${r.delay_p50_ms?.toFixed(2)} p99 ${r.delay_p99_ms?.toFixed(2)} ms`);
   }
-  return { settings: { streams, eventIntervalMs: intervalMs, measureWindowMs: windowMs }, targets };
+  return { settings: { streams: dur.streams, eventIntervalMs: intervalMs, measureWindowMs: windowMs }, targets };
+}
+
+/** The open-files limit of a running process (/proc/PID/limits, soft limit). */
+export function openFilesLimit(pid) {
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+  return !m || m[1] === 'unlimited' ? Infinity : Number(m[1]);
+}
+
+/**
+ * 10,000 open streams in one process: the relay and the bare undici floor only. A proxy holds two
+ * sockets per stream (client and upstream), so the process needs ~20,050 file descriptors; where
+ * its open-files limit is lower (the bench machine's hard limit is 20,000, which an unprivileged
+ * process cannot raise) the scenario opens as many as the limit allows, and `rss_mb_at_target`
+ * extrapolates linearly from the measured bytes per stream (RSS grows linearly with streams:
+ * compare the 5,000-stream row). `kb_per_stream_vs_floor` is the relay's bytes per stream ÷ the
+ * floor's, measured in the same run.
+ */
+export async function openStreams10k(ctx) {
+  const dur = ctx.dur.streams10k;
+  const reserve = 60; // listening socket, log file, stdio, epoll, the client's spare connections
+  const streamsFor = (t) => Math.min(dur.streams, Math.floor((openFilesLimit(t.pid) - reserve) / 2));
+  const r = await openStreams(ctx, { dur, streamsFor });
+  for (const [name, t] of Object.entries(r.targets)) {
+    t.limited_by_open_files = t.streams < dur.streams;
+    t.rss_mb_at_target = t.kb_per_stream == null ? null : round(t.idle_rss_mb + (t.kb_per_stream * dur.streams) / 1024, 1);
+    if (t.limited_by_open_files) ctx.log(`  ${name}: open-files limit allows ${t.streams} streams; RSS at ${dur.streams} extrapolated: ${t.rss_mb_at_target} MB`);
+  }
+  const relay = r.targets.relay?.kb_per_stream;
+  const floor = r.targets['undici-floor']?.kb_per_stream;
+  r.kb_per_stream_vs_floor = relay != null && floor ? round(relay / floor, 2) : null;
+  return r;
 }

@@ -4,6 +4,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { importFile } from '../util/import-file.js';
 import type { CompiledTransform, ResponseTransform } from './types.js';
 
 export class PluginLoadError extends Error {
@@ -32,7 +33,7 @@ export async function loadPlugin(cfg: PluginConfig, configDir: string): Promise<
   const file = isAbsolute(cfg.module) ? cfg.module : resolve(configDir, cfg.module);
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    mod = (await importFile(pathToFileURL(file).href)) as { default?: unknown };
   } catch (err) {
     throw new PluginLoadError(file, `cannot be loaded: ${(err as Error).message}`, err);
   }

@@ -51,6 +51,13 @@ function requiredFigures(): string[] {
     for (const f of ['rps', 'p99_ms', 'cpu_us_per_req']) p.push(`scenarios.small50.targets.${t}.${f}`);
     p.push(`scenarios.conn1.targets.${t}.added_p50_ms`);
   }
+  // The bare floor holds open streams too (per-stream memory is compared with it).
+  for (const f of ['rss_mb', 'kb_per_stream']) p.push(`scenarios.openStreams.targets.undici-floor.${f}`);
+  // The 10,000-stream row (a few hundred in --quick): relay and floor.
+  for (const t of ['relay', 'undici-floor']) for (const f of ['rss_mb', 'idle_rss_mb', 'kb_per_stream', 'rss_mb_at_target', 'delay_p99_ms']) p.push(`scenarios.openStreams10k.targets.${t}.${f}`);
+  p.push('scenarios.openStreams10k.kb_per_stream_vs_floor');
+  // The single executable's cold start (built by the bench from the current sources).
+  p.push('scenarios.coldStart.targets.relay-binary.median_ms');
   for (const t of PROXIES) {
     p.push(`scenarios.conn1.targets.${t}.added_p50_ms`, `scenarios.conn1.targets.${t}.added_p99_ms`);
     p.push(`scenarios.sse64.targets.${t}.added_ttfe_ms`, `scenarios.sse64.targets.${t}.added_delay_p99_ms`);
@@ -103,8 +110,8 @@ describe.skipIf(missing.length > 0 && !inCI)('npm run bench -- --quick', () => {
       }
       for (const t of ['undici-floor', 'relay-w2']) for (const sc of ['small50', 'conn1']) expect(at(r, `scenarios.${sc}.targets.${t}.errors`), `${sc} ${t}`).toBe(0);
       expect(at(r, 'scenarios.images.paced_busy.errors')).toBe(0);
-      // The goals table has one row per goal of issue #8.
-      expect((r.goals as unknown[]).length).toBe(7);
+      // The goals table has one row per goal of issue #8, plus issue #19's cold start and stream memory.
+      expect((r.goals as unknown[]).length).toBe(10);
       // The req/s goal shows the --workers 2 ratio too (the issue lets workers carry it).
       const rpsGoal = (r.goals as { goal: string; measured: string | null }[]).find((g) => g.goal.startsWith('relay req/s'));
       expect(rpsGoal?.measured).toMatch(/^[\d.]+× \(--workers 2: [\d.]+×\)$/);
