@@ -46,21 +46,42 @@ function closingBrace(text: string, start: number): number {
   return -1;
 }
 
-/** A rolling window over the last TAIL_BYTES of a byte stream (latin1: usage fields are ASCII). */
+/**
+ * The last TAIL_BYTES (at least) of a byte stream, kept as references to its chunks: nothing is
+ * copied or decoded until `value` is read, once, at the end. (Decoding every chunk of a
+ * multi-MB image answer into a rolling string put ~2x its size of garbage on the V8 heap per
+ * answer and brought back one full GC per image conversion.)
+ */
 export class Tail {
-  private text = '';
+  private parts: Buffer[] = [];
+  private size = 0;
 
   push(chunk: Buffer): void {
-    const piece = chunk.length > TAIL_BYTES ? chunk.subarray(chunk.length - TAIL_BYTES) : chunk;
-    this.text += piece.toString('latin1');
-    if (this.text.length > TAIL_BYTES) this.text = this.text.slice(this.text.length - TAIL_BYTES);
+    this.parts.push(chunk);
+    this.size += chunk.length;
+    // Whole chunks leave from the front while the rest still covers TAIL_BYTES.
+    while (this.parts.length > 1 && this.size - this.parts[0]!.length >= TAIL_BYTES) this.size -= this.parts.shift()!.length;
+  }
+
+  /** Whether `needle` (ASCII) is in the newest chunk, or across the edge before it. */
+  newestMentions(needle: string): boolean {
+    const last = this.parts[this.parts.length - 1];
+    if (!last) return false;
+    if (last.indexOf(needle, 0, 'latin1') !== -1) return true;
+    const prev = this.parts[this.parts.length - 2];
+    if (!prev) return false;
+    const k = needle.length - 1;
+    return Buffer.concat([prev.subarray(Math.max(0, prev.length - k)), last.subarray(0, k)]).indexOf(needle, 0, 'latin1') !== -1;
   }
 
   reset(): void {
-    this.text = '';
+    this.parts = [];
+    this.size = 0;
   }
 
+  /** The last TAIL_BYTES as text (latin1: usage fields are ASCII). */
   get value(): string {
-    return this.text;
+    const b = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
+    return b.toString('latin1', Math.max(0, b.length - TAIL_BYTES));
   }
 }

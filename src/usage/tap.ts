@@ -99,9 +99,8 @@ class SseTap implements UsageTap {
       if (this.read(item.raw)) return; // the usage chunk only the relay asked for
     } else if (this.oversize) {
       this.tail.push(item.raw);
-      const t = this.tail.value;
-      if (this.pending || t.indexOf('usage', Math.max(0, t.length - item.raw.length - 5)) !== -1) {
-        const doc = usageInTail(t);
+      if (this.pending || this.tail.newestMentions('usage')) {
+        const doc = usageInTail(this.tail.value);
         this.pending = doc === undefined;
         if (doc) this.reader.see(doc);
       }
