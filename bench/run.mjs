@@ -7,6 +7,9 @@
 //   npm run bench -- --quick       a few seconds per scenario (the test suite runs this)
 //   npm run bench -- --profile     only the profile step: relay under --cpu-prof during small
 //                                  JSON c=50, prints the top self-time functions (full runs do it too)
+//   npm run bench -- --only jwt,budgets,budgetsRedis,budgetSse,cache,cacheSse
+//                                  the feature rows of issues #16 and #17 (one extra relay with
+//                                  every feature on its own route; see bench/scenarios/features.mjs)
 //   options: --runs N  --only a,b  --targets a,b  --no-docs  --out FILE  --streams N
 //            --profile-load small50|post1mb|images  --docs-from FILE (re-render docs only)
 import { parseArgs } from 'node:util';
@@ -210,7 +213,7 @@ writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 log(`\nresults: ${out}`);
 if (results.goals.length) {
   log('\ngoals (issues #8, #16, #17):');
-  for (const g of results.goals) log(`  ${g.met === true ? 'MET ' : g.met === false ? 'MISS' : 'n/a '} ${g.goal}: ${g.measured ?? 'not measured'}`);
+  for (const g of results.goals) log(`  ${g.met === true ? 'MET ' : g.met === false ? 'MISS' : 'n/a '} #${g.issue} ${g.goal}: ${g.measured ?? 'not measured'}`);
 }
 // Docs are regenerated only by complete full runs, so a quick or partial run never
 // overwrites the published figures.
