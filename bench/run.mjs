@@ -93,7 +93,7 @@ const dur = quick
       streams: { streams: Number(a.streams ?? 100), windowMs: 1500, intervalMs: 500 },
       images: { count: 2, seconds: 1, concurrency: 2 },
       cold: { repeat: 2 },
-      feature: { seconds: 1, warm: 1 },
+      feature: { seconds: 1, warm: 1, slices: 1 },
     }
   : {
       wrk: { seconds: 10, warm: 3 },
@@ -103,7 +103,7 @@ const dur = quick
       streams: { streams: Number(a.streams ?? 5000), windowMs: 6000, intervalMs: 1000 },
       images: { count: 30, seconds: 8, concurrency: 2 },
       cold: { repeat: 10 },
-      feature: { seconds: 8, warm: 2 },
+      feature: { seconds: 8, warm: 2, slices: 4 }, // 4 × 2 s per row and repetition, rows alternating
     };
 const runs = Number(a.runs ?? (quick ? 1 : 3));
 const names = a.targets ? a.targets.split(',') : [...TARGETS, ...REFERENCE];

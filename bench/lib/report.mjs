@@ -131,7 +131,7 @@ export function renderMarkdown(results, analysis = '') {
   // --- features (issues #16, #17): one relay process, each feature next to the same request without it
   const featureRow = (name, t, extra = []) => [name, int(t?.rps), fmt(t?.p50_ms, 2), fmt(t?.p99_ms, 2), fmt(t?.cpu_us_per_req, 1), ...extra];
   const featureHead = ['', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req'];
-  const featureIntro = (sc) => `One relay process (the CLI) with every feature on its own route next to a route without it (bench/scenarios/features.mjs), \`wrk -t1 -c50 -d${sc.settings.seconds}s\`, ${meta.runs} interleaved run(s) per row, medians. CPU is the relay process's own; "added" is the median over repetitions of (row − row without the feature), the two measured back to back.`;
+  const featureIntro = (sc) => `One relay process (the CLI) with every feature on its own route next to a route without it (bench/scenarios/features.mjs), \`wrk -t1 -c50\`, ${meta.runs} repetition(s) of ${sc.settings.seconds} s per row${(sc.settings.slices ?? 1) > 1 ? `, each cut into ${sc.settings.slices} slices alternating between the rows (so the rows compared ran seconds apart)` : ''}, medians. CPU is the relay process's own; "added" is the median over repetitions of (row − row without the feature), the two measured back to back.`;
   const sseTable = (sc, labels) => table(['', 'first event p50 ms', 'event delay p50 ms', 'event delay p99 ms', 'events'],
     Object.entries(sc.targets).map(([n, t]) => [labels[n] ?? n, fmt(t.ttfe_p50_ms, 2), fmt(t.delay_p50_ms, 3), fmt(t.delay_p99_ms, 3), int(t.events)]));
   if (s.jwt?.targets) {

@@ -146,25 +146,54 @@ function bodyFile(ctx, name, text) {
 }
 
 /**
- * wrk rows against one process, interleaved (the order rotates each repetition), each row's
- * first run preceded by a warm-up. `rows`: name → wrkRun options. `around(name, run)` may wrap a
- * measured run (Redis command counts).
+ * wrk rows against one process, interleaved, each row's first run preceded by a warm-up. A
+ * repetition is cut into `slices` short runs per row, alternating rows slice by slice (the order
+ * rotates), and summed: the rows of one repetition are then measured within seconds of each
+ * other, so a change in the machine's load hits them alike and their difference (the "added"
+ * figure) keeps its meaning on a busy host. `rows`: name → wrkRun options. `around(name, run)`
+ * may wrap a measured run (Redis command counts).
  */
 async function wrkRows(ctx, label, pid, rows, around = (_n, run) => run()) {
   const names = Object.keys(rows);
   const runs = Object.fromEntries(names.map((n) => [n, []]));
-  const { seconds, warm } = ctx.dur.feature;
+  const { seconds, warm, slices = 1 } = ctx.dur.feature;
+  const per = Math.max(1, Math.round(seconds / slices));
   for (let rep = 0; rep < ctx.runs; rep++) {
-    for (let i = 0; i < names.length; i++) {
-      const name = names[(i + rep) % names.length];
-      const opts = { connections: 50, pid, ...rows[name] };
-      if (rep === 0) await wrkRun({ ...opts, seconds: warm, unique: opts.unique ? `warm-${Date.now()}` : '' });
-      const r = await around(name, () => wrkRun({ ...opts, seconds, unique: opts.unique ? `${rep}-${Date.now()}` : '' }));
+    const parts = Object.fromEntries(names.map((n) => [n, []]));
+    for (let k = 0; k < slices; k++) {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(i + rep + k) % names.length];
+        const opts = { connections: 50, pid, ...rows[name] };
+        if (rep === 0 && k === 0) await wrkRun({ ...opts, seconds: warm, unique: opts.unique ? `warm-${Date.now()}` : '' });
+        parts[name].push(await around(name, () => wrkRun({ ...opts, seconds: per, unique: opts.unique ? `${rep}-${k}-${Date.now()}` : '' })));
+      }
+    }
+    for (const name of names) {
+      const r = mergeSlices(parts[name]);
       ctx.log(`  ${label} ${name.padEnd(14)} run ${rep + 1}: ${Math.round(r.rps)} req/s p50 ${r.p50_ms.toFixed(2)} ms p99 ${r.p99_ms.toFixed(2)} ms CPU ${Math.round(r.cpu_us_per_req)} µs/req${r.errors ? ` ERRORS ${r.errors}` : ''} steal ${r.steal_pct.toFixed(0)}%`);
       runs[name].push(r);
     }
   }
   return { runs, targets: summarise(runs) };
+}
+
+/** One figure from a repetition's slices: requests and CPU summed, latency percentiles the slices' median. */
+function mergeSlices(rs) {
+  if (rs.length === 1) return rs[0];
+  const requests = rs.reduce((a, r) => a + r.requests, 0);
+  const secs = rs.reduce((a, r) => a + (r.requests / r.rps || 0), 0);
+  const cpu = rs.every((r) => r.cpu_s != null) ? rs.reduce((a, r) => a + r.cpu_s, 0) : null;
+  return {
+    requests,
+    rps: secs > 0 ? requests / secs : 0,
+    p50_ms: median(rs.map((r) => r.p50_ms)),
+    p99_ms: median(rs.map((r) => r.p99_ms)),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
+    cpu_s: cpu,
+    cpu_us_per_req: cpu != null && requests > 0 ? (cpu * 1e6) / requests : null,
+    steal_pct: median(rs.map((r) => r.steal_pct)),
+  };
 }
 
 /** Median over repetitions of (row − base): the two ran back to back in each repetition. */
@@ -180,7 +209,7 @@ export async function jwt(ctx) {
     shared_token: { url },
     jwt_es256: { url, token: issuer.token },
   });
-  const r = { settings: { connections: 50, seconds: ctx.dur.feature.seconds, path: 'GET /jwt/v1/small', algorithm: 'ES256', jwksFetches: issuer.fetches }, targets };
+  const r = { settings: { connections: 50, seconds: ctx.dur.feature.seconds, slices: ctx.dur.feature.slices ?? 1, path: 'GET /jwt/v1/small', algorithm: 'ES256', jwksFetches: issuer.fetches }, targets };
   r.added_cpu_us = added(runs, 'jwt_es256', 'shared_token');
   ctx.log(`  jwt: +${r.added_cpu_us} µs CPU per request with a JWT (JWKS fetched ${issuer.fetches}×)`);
   return r;
@@ -194,7 +223,7 @@ export async function budgets(ctx) {
     no_budget: { url: `${relay.url}/api/v1/chat/completions`, ...post },
     budget_memory: { url: `${relay.url}/bud/v1/chat/completions`, ...post },
   });
-  const r = { settings: { connections: 50, seconds: ctx.dur.feature.seconds, bodyBytes: CHAT_BODY.length, store: 'memory' }, targets };
+  const r = { settings: { connections: 50, seconds: ctx.dur.feature.seconds, slices: ctx.dur.feature.slices ?? 1, bodyBytes: CHAT_BODY.length, store: 'memory' }, targets };
   r.added_cpu_us = added(runs, 'budget_memory', 'no_budget');
   ctx.log(`  budgets: +${r.added_cpu_us} µs CPU per request with a token budget (memory store)`);
   return r;
@@ -256,7 +285,7 @@ export async function budgetsRedis(ctx) {
         counted.requests += r.requests;
         return r;
       });
-      const r = { settings: { connections: 50, seconds: ctx.dur.feature.seconds, store: 'redis (local redis-server)' }, targets };
+      const r = { settings: { connections: 50, seconds: ctx.dur.feature.seconds, slices: ctx.dur.feature.slices ?? 1, store: 'redis (local redis-server)' }, targets };
       r.added_cpu_us = added(runs, 'budget_redis', 'no_budget');
       // INFO commandstats also counts what the Lua scripts call inside Redis; a round trip is a
       // command a client sent: the script calls (EVALSHA, or EVAL the first time) and anything else.
@@ -337,7 +366,7 @@ export async function cache(ctx) {
     miss: { url: `${relay.url}/cache/v1/embeddings`, ...post, unique: true },
     not_applicable: { url: `${relay.url}/cachena/v1/embeddings`, ...post },
   });
-  const r = { settings: { connections: 50, seconds: ctx.dur.feature.seconds, bodyBytes: EMBED_BODY.length, answerBytes: primed.body.length, store: 'memory' }, targets };
+  const r = { settings: { connections: 50, seconds: ctx.dur.feature.seconds, slices: ctx.dur.feature.slices ?? 1, bodyBytes: EMBED_BODY.length, answerBytes: primed.body.length, store: 'memory' }, targets };
   r.hit_rps_ratio = targets.relayed.rps ? round(targets.hit.rps / targets.relayed.rps, 2) : null;
   r.hit_cpu_us_saved = added(runs, 'relayed', 'hit');
   r.miss_added_cpu_us = added(runs, 'miss', 'relayed_unique');
