@@ -161,7 +161,7 @@ export function renderMarkdown(results, analysis = '') {
       out.push('');
     }
     if (br?.targets) {
-      out.push(`Redis store: a second relay process with \`budgets.store: redis://127.0.0.1:PORT\` on a private \`redis-server\` (no persistence). Round trips counted with \`INFO commandstats\` before and after each measured run of the budgeted route: **${fmt(br.redis_round_trips_per_request, 3)} per request** (one script call to hold, one to settle; commands the scripts run inside Redis are not round trips). All commands over ${int(br.redis_requests_counted)} requests: ${Object.entries(br.redis_commands ?? {}).map(([c, n]) => `${c} ${int(n)}`).join(', ')}.`);
+      out.push(`Redis store: a second relay process with \`budgets.store: redis://127.0.0.1:PORT\` on a private \`redis-server\` (no persistence). Round trips counted with \`INFO commandstats\` before and after each measured run of the budgeted route: **${fmt(br.redis_round_trips_per_request, 3)} per request** (one script call to hold, one to settle; commands the scripts run inside Redis are not round trips; requests = holds the store saw, one HSET each). All commands over ${int(br.redis_requests_counted)} requests: ${Object.entries(br.redis_commands ?? {}).map(([c, n]) => `${c} ${int(n)}`).join(', ')}.`);
       out.push('');
     }
     const bs = s.budgetSse;

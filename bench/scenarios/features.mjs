@@ -289,10 +289,14 @@ export async function budgetsRedis(ctx) {
       r.added_cpu_us = added(runs, 'budget_redis', 'no_budget');
       // INFO commandstats also counts what the Lua scripts call inside Redis; a round trip is a
       // command a client sent: the script calls (EVALSHA, or EVAL the first time) and anything else.
+      // Per budgeted request: the hold script runs one HSET per request (one token budget), so
+      // HSET counts the requests the store saw, including those a wrk run cut off (wrk does not
+      // count them; their hold and settle still happen).
       const trips = Object.entries(counted.byCommand).filter(([c]) => !SCRIPT_INTERNAL.has(c)).reduce((a, [, n]) => a + n, 0);
-      r.redis_round_trips_per_request = counted.requests ? round(trips / counted.requests, 3) : null;
+      const admitted = counted.byCommand.hset ?? counted.requests;
+      r.redis_round_trips_per_request = admitted ? round(trips / admitted, 3) : null;
       r.redis_commands = counted.byCommand;
-      r.redis_requests_counted = counted.requests;
+      r.redis_requests_counted = admitted;
       ctx.log(`  budgets redis: +${r.added_cpu_us} µs CPU per request; ${r.redis_round_trips_per_request} Redis round trips per request (commandstats: ${JSON.stringify(counted.byCommand)})`);
       return r;
     } finally {
