@@ -7,6 +7,9 @@
 //   npm run bench -- --quick       a few seconds per scenario (the test suite runs this)
 //   npm run bench -- --profile     only the profile step: relay under --cpu-prof during small
 //                                  JSON c=50, prints the top self-time functions (full runs do it too)
+//   npm run bench -- --only jwt,budgets,budgetsRedis,budgetSse,cache,cacheSse
+//                                  the feature rows of issues #16 and #17 (one extra relay with
+//                                  every feature on its own route; see bench/scenarios/features.mjs)
 //   options: --runs N  --only a,b  --targets a,b  --no-docs  --out FILE  --streams N
 //            --profile-load small50|post1mb|images  --docs-from FILE (re-render docs only)
 import { parseArgs } from 'node:util';
@@ -22,11 +25,12 @@ import { sse64, openStreams, openStreams10k } from './scenarios/sse.mjs';
 import { images, findPython } from './scenarios/images.mjs';
 import { coldStart } from './scenarios/cold-start.mjs';
 import { profile } from './scenarios/profile.mjs';
+import { FEATURE_SCENARIOS, jwt, budgets, budgetsRedis, budgetSse, cache, cacheSse } from './scenarios/features.mjs';
 import { evaluateGoals } from './lib/goals.mjs';
 import { writeDocs } from './lib/report.mjs';
 import { sanityCheck } from './lib/sanity.mjs';
 
-const SCENARIOS = ['coldStart', 'small50', 'conn1', 'post1mb', 'sse64', 'images', 'openStreams', 'openStreams10k', 'profile'];
+const SCENARIOS = ['coldStart', 'small50', 'conn1', 'post1mb', 'sse64', 'images', 'openStreams', 'openStreams10k', ...FEATURE_SCENARIOS, 'profile'];
 
 const { values: a } = parseArgs({
   options: {
@@ -90,6 +94,7 @@ const dur = quick
       streams10k: { streams: 200, windowMs: 1500, intervalMs: 500 },
       images: { count: 2, seconds: 1, concurrency: 2 },
       cold: { repeat: 2 },
+      feature: { seconds: 1, warm: 1, slices: 1 },
     }
   : {
       wrk: { seconds: 10, warm: 3 },
@@ -100,6 +105,7 @@ const dur = quick
       streams10k: { streams: 10_000, windowMs: 6000, intervalMs: 1000 },
       images: { count: 30, seconds: 8, concurrency: 2 },
       cold: { repeat: 10 },
+      feature: { seconds: 8, warm: 2, slices: 4 }, // 4 × 2 s per row and repetition, rows alternating
     };
 const runs = Number(a.runs ?? (quick ? 1 : 3));
 const names = a.targets ? a.targets.split(',') : [...TARGETS, ...REFERENCE];
@@ -109,7 +115,7 @@ const namesFor = (scenario) => names.filter((n) => !REFERENCE.includes(n) || REF
 let scenarios = a.only ? a.only.split(',') : a.profile ? ['profile'] : SCENARIOS;
 if (a.profile && a.only && !scenarios.includes('profile')) scenarios.push('profile');
 for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
-if (!names.includes('relay')) scenarios = scenarios.filter((s) => s !== 'images' && s !== 'profile');
+if (!names.includes('relay')) scenarios = scenarios.filter((s) => s !== 'images' && s !== 'profile' && !FEATURE_SCENARIOS.includes(s));
 
 const resultsDir = join(ROOT, 'bench/results');
 mkdirSync(resultsDir, { recursive: true });
@@ -125,6 +131,9 @@ const ctx = {
   profileLoad: a['profile-load'],
   warmups: !quick, // --quick checks the harness, not the figures: no warm-up runs
   targets: {},
+  // Feature scenarios start their own relay (every feature on its own route) once, and stop it here.
+  features: undefined,
+  cleanups: [],
   bodyFile: body.file, bodySize: body.bytes,
   imageFile: image.file, imageSize: image.size, imagePngBytes: image.pngBytes,
   // Rotate the target order every repetition so no target always runs first or last.
@@ -137,6 +146,7 @@ const results = {
 };
 
 async function stopAll() {
+  for (const c of ctx.cleanups.splice(0).reverse()) await c().catch(() => {});
   for (const t of Object.values(ctx.targets)) await t.stop().catch(() => {});
   await upstream.stop().catch(() => {});
 }
@@ -152,7 +162,7 @@ try {
     ctx.names = namesFor('coldStart');
     results.scenarios.coldStart = await coldStart(ctx);
   }
-  const rest = scenarios.filter((s) => s !== 'coldStart' && s !== 'profile');
+  const rest = scenarios.filter((s) => s !== 'coldStart' && s !== 'profile' && !FEATURE_SCENARIOS.includes(s));
   if (rest.length) {
     // Only the targets some selected scenario measures (reference rows are small-JSON only).
     for (const n of names.filter((t) => rest.some((s) => namesFor(s).includes(t)))) {
@@ -179,6 +189,13 @@ try {
     for (const t of Object.values(ctx.targets)) await t.stop();
     ctx.targets = {};
   }
+  const features = { jwt, budgets, budgetsRedis, budgetSse, cache, cacheSse };
+  for (const s of scenarios.filter((x) => FEATURE_SCENARIOS.includes(x))) {
+    log(`\n# ${s}`);
+    results.scenarios[s] = await features[s](ctx);
+  }
+  for (const c of ctx.cleanups.splice(0).reverse()) await c();
+  ctx.features = undefined;
   if (scenarios.includes('profile')) {
     log('\n# profile');
     results.profile = await profile(ctx);
@@ -198,8 +215,8 @@ const out = a.out ?? join(resultsDir, 'latest.json');
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 log(`\nresults: ${out}`);
 if (results.goals.length) {
-  log('\ngoals (issues #8, #19):');
-  for (const g of results.goals) log(`  ${g.met === true ? 'MET ' : g.met === false ? 'MISS' : 'n/a '} ${g.goal}: ${g.measured ?? 'not measured'}`);
+  log('\ngoals (issues #8, #16, #17, #19):');
+  for (const g of results.goals) log(`  ${g.met === true ? 'MET ' : g.met === false ? 'MISS' : 'n/a '} #${g.issue} ${g.goal}: ${g.measured ?? 'not measured'}`);
 }
 // Docs are regenerated only by complete full runs, so a quick or partial run never
 // overwrites the published figures.

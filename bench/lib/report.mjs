@@ -40,9 +40,9 @@ export function renderMarkdown(results, analysis = '') {
   out.push('');
   out.push('![Proxy CPU per small request and added p50 latency at one connection](bench-chart.svg)');
   out.push('');
-  out.push('## Goals for the relay (issue #8), this run');
+  out.push('## Goals for the relay (issues #8, #16, #17), this run');
   out.push('');
-  out.push(table(['goal', 'measured', 'met'], (results.goals ?? []).map((g) => [g.goal, g.measured ?? '—', g.met === true ? 'yes' : g.met === false ? '**no**' : 'n/a'])));
+  out.push(table(['issue', 'goal', 'measured', 'met'], (results.goals ?? []).map((g) => [g.issue ? `#${g.issue}` : '#8', g.goal, g.measured ?? '—', g.met === true ? 'yes' : g.met === false ? '**no**' : 'n/a'])));
   out.push('');
   if (analysis.trim()) {
     out.push(analysis.trim());
@@ -139,6 +139,80 @@ export function renderMarkdown(results, analysis = '') {
     ]));
     out.push('');
   }
+  // --- features (issues #16, #17): one relay process, each feature next to the same request without it
+  const featureRow = (name, t, extra = []) => [name, int(t?.rps), fmt(t?.p50_ms, 2), fmt(t?.p99_ms, 2), fmt(t?.cpu_us_per_req, 1), ...extra];
+  const featureHead = ['', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req'];
+  const featureIntro = (sc) => `One relay process (the CLI) with every feature on its own route next to a route without it (bench/scenarios/features.mjs), \`wrk -t1 -c50\`, ${meta.runs} repetition(s) of ${sc.settings.seconds} s per row${(sc.settings.slices ?? 1) > 1 ? `, each cut into ${sc.settings.slices} slices alternating between the rows (so the rows compared ran seconds apart)` : ''}, medians. CPU is the relay process's own; "added" is the median over repetitions of (row − row without the feature), the two measured back to back.`;
+  const sseTable = (sc, labels) => table(['', 'first event p50 ms', 'event delay p50 ms', 'event delay p99 ms', 'events'],
+    Object.entries(sc.targets).map(([n, t]) => [labels[n] ?? n, fmt(t.ttfe_p50_ms, 2), fmt(t.delay_p50_ms, 3), fmt(t.delay_p99_ms, 3), int(t.events)]));
+  if (s.jwt?.targets) {
+    const j = s.jwt;
+    out.push('## JWT clients (issue #16)');
+    out.push('');
+    out.push(`${featureIntro(j)} \`GET /jwt/v1/small\`: the route admits the shared relay token and a JWT client (ES256, key set from a local JWKS server, fetched ${j.settings.jwksFetches ?? '?'}×); the same token for every request, as a browser sends it until it refreshes. A token verified once is answered from the client's verified-token cache for up to 60 s (docs/identity.md).`);
+    out.push('');
+    out.push(table(featureHead, [featureRow('shared relay token', j.targets.shared_token), featureRow('ES256 JWT (cached)', j.targets.jwt_es256)]));
+    out.push('');
+    out.push(`Added by the JWT: **${signed(j.added_cpu_us, 1)} µs** of CPU per request.`);
+    out.push('');
+  }
+  if (s.budgets?.targets || s.budgetsRedis?.targets || s.budgetSse?.targets) {
+    out.push('## Budgets (issue #16)');
+    out.push('');
+    const b = s.budgets;
+    const br = s.budgetsRedis;
+    if (b?.targets) {
+      out.push(`${featureIntro(b)} POST of a ${b.settings.bodyBytes}-byte chat request to \`/v1/chat/completions\`, answered with a JSON completion carrying \`usage\`; the budgeted route has \`budget: [{ by: client, tokens: 1000G, per: day }]\` (never reached): it reads the body, holds an estimate, reads usage from the answer and settles.`);
+      out.push('');
+      const rows = [featureRow('no budget', b.targets.no_budget), featureRow('token budget, memory store', b.targets.budget_memory)];
+      if (br?.targets) rows.push(featureRow('no budget (Redis relay)', br.targets.no_budget), featureRow('token budget, Redis store', br.targets.budget_redis));
+      out.push(table(featureHead, rows));
+      out.push('');
+      out.push(`Added by the budget: **${signed(b.added_cpu_us, 1)} µs** of CPU per request with the memory store${br?.targets ? `, ${signed(br.added_cpu_us, 1)} µs with Redis (mostly the Redis client's own work)` : ''}.`);
+      out.push('');
+    }
+    if (br?.targets) {
+      out.push(`Redis store: a second relay process with \`budgets.store: redis://127.0.0.1:PORT\` on a private \`redis-server\` (no persistence). Round trips counted with \`INFO commandstats\` before and after each measured run of the budgeted route: **${fmt(br.redis_round_trips_per_request, 3)} per request** (one script call to hold, one to settle; commands the scripts run inside Redis are not round trips; requests = holds the store saw, one HSET each). All commands over ${int(br.redis_requests_counted)} requests: ${Object.entries(br.redis_commands ?? {}).map(([c, n]) => `${c} ${int(n)}`).join(', ')}.`);
+      out.push('');
+    }
+    const bs = s.budgetSse;
+    if (bs?.targets) {
+      out.push(`OpenAI chat stream (POST with \`"stream": true\`, ${bs.settings.events} chunks ${bs.settings.intervalMs} ms apart, ${bs.settings.concurrentStreams} concurrent streams × ${bs.settings.roundsPerRun} round(s) per run): on the budgeted route the relay adds \`stream_options.include_usage\`, reads the usage chunk and strips it from the client's stream. Event delay measured as in the SSE section.`);
+      out.push('');
+      out.push(sseTable(bs, { no_budget: 'no budget', budget_memory: 'token budget, memory store' }));
+      out.push('');
+      out.push(`Added event delay p99: **${signed(bs.added_delay_p99_ms, 3)} ms**.`);
+      out.push('');
+    }
+  }
+  if (s.cache?.targets || s.cacheSse?.targets) {
+    out.push('## Response cache (issue #17)');
+    out.push('');
+    const c = s.cache;
+    if (c?.targets) {
+      out.push(`${featureIntro(c)} POST of a ${c.settings.bodyBytes}-byte embeddings request to \`/v1/embeddings\`, answered with ${int(c.settings.answerBytes)} bytes of JSON; memory store. Rows: the route without a cache (relayed); the cached route answering from the store (hit, the same body every time); a unique body per request (wrk's Lua \`request()\` numbers each one) on both routes, so every request on the cached route is a real miss (keyed, sent upstream, recorded and stored); a route whose \`cache.paths\` do not match the request (cache configured, not applicable).`);
+      out.push('');
+      out.push(table(featureHead, [
+        featureRow('relayed (no cache)', c.targets.relayed),
+        featureRow('hit', c.targets.hit),
+        featureRow('relayed, unique bodies', c.targets.relayed_unique),
+        featureRow('miss, unique bodies', c.targets.miss),
+        featureRow('cache configured, path not cached', c.targets.not_applicable),
+      ]));
+      out.push('');
+      out.push(`A hit serves **${fmt(c.hit_rps_ratio, 2)}×** the relayed req/s for ${fmt(c.hit_cpu_us_saved, 1)} µs less CPU; a miss adds **${signed(c.miss_added_cpu_us, 1)} µs**, a route with a cache whose paths do not match **${signed(c.not_applicable_added_cpu_us, 1)} µs**.`);
+      out.push('');
+    }
+    const cs2 = s.cacheSse;
+    if (cs2?.targets) {
+      out.push(`Recording a stream: OpenAI chat streams as in the budget section, a unique body per stream, through the route without a cache and through the cached route, where each one is a miss recorded while it streams.`);
+      out.push('');
+      out.push(sseTable(cs2, { no_cache: 'no cache', cache_recording: 'cache, recorded on a miss' }));
+      out.push('');
+      out.push(`Added event delay p99 while recording: **${signed(cs2.added_delay_p99_ms, 3)} ms**.`);
+      out.push('');
+    }
+  }
   // --- cold start
   const cs = s.coldStart?.targets;
   if (cs) {
@@ -200,6 +274,7 @@ export function renderMarkdown(results, analysis = '') {
   out.push('- **bare undici proxy (floor)** (bench/peers/undici-floor.mjs, small-JSON and open-streams scenarios): node:http + one undici `Pool` + `dispatch` with a hand-written handler, hop-by-hop headers dropped, the same `Authorization` injection — and nothing else. Not a product: it is the least any relay built on node:http and undici (ai-relay, @fastify/http-proxy) can spend per request.');
   out.push('- **ai-relay --workers 2** (small-JSON scenarios only): the same relay and config as two processes on one port (spec §9).');
   out.push('- **ai-relay single executable** (cold start only): `ai-relay-linux-x64 serve …` with the same config, built by the bench from the current sources with scripts/build-binary.mjs.');
+  out.push('- **Feature rows** (issues #16, #17; bench/scenarios/features.mjs): one more relay process with every feature on its own route, each route otherwise like `/api` (relay token, CORS, injected key): `/jwt` admits the shared token and a JWT client (`site`, ES256, `jwks:` served by the harness on 127.0.0.1, so its CPU is not the relay\'s), `/bud` has a token budget (`budgets.store: memory`), `/cache` caches POST `/v1/embeddings` and `/v1/chat/completions` (`cache.store: memory`), `/cachena` has a cache whose `paths` never match. Before measuring, the harness proves each feature works (a forged JWT gets 401, the budget headers are there, the usage chunk the relay asked for is stripped, a repeated body is a HIT). The Redis budget rows use a second relay with `budgets.store: redis://` on a private `redis-server` (skipped without one). The upstream answers POST `/v1/chat/completions` with a JSON completion, or with an OpenAI chat stream when the body says `"stream": true`, and POST `/v1/embeddings` with 2 KB of JSON.');
   out.push('- The peers do no auth and no CORS; the relay does both, plus its access log and request ids. That is the realistic comparison: what you would deploy.');
   out.push('- **Load**: the same `wrk -t1 --timeout 10s -s bench/wrk/request.lua URL` for everyone (the Lua script sets the headers, the POST body, and prints a JSON summary). Scenarios run target after target with the order rotated every repetition; a warm-up run precedes the first measured run of each target. Any non-2xx or socket error is counted and shown.');
   out.push('- **CPU per request**: `utime+stime` of the proxy process (and its children: nginx\'s worker) from `/proc/PID/stat` before and after each wrk run, divided by the requests wrk completed.');
@@ -214,6 +289,7 @@ export function renderMarkdown(results, analysis = '') {
   out.push('npm run bench -- --quick                     # every scenario for a few seconds (no docs rewrite)');
   out.push('npm run bench -- --profile                   # relay under --cpu-prof, small JSON c=50, top functions');
   out.push('npm run bench -- --only small50,conn1 --targets relay,nginx --runs 5   # a subset');
+  out.push('npm run bench -- --only jwt,budgets,budgetsRedis,budgetSse,cache,cacheSse   # the feature rows (issues #16, #17)');
   out.push('```');
   out.push('');
   out.push('The 5,000-stream scenario needs about 4 file descriptors per stream across the processes (client, proxy in and out, upstream); each process stays well under the default `ulimit -n` of 20,000 here. Raise `ulimit -n` if yours is 1,024. Python: the Pillow baseline uses the first of `python3`, `/usr/bin/python3` that can `import PIL` (Debian\'s python3-pil).');

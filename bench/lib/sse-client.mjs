@@ -10,7 +10,11 @@ import http from 'node:http';
 import { percentile } from './stats.mjs';
 
 const opts = JSON.parse(process.argv[2]);
-const { url, streams, batch = 250, windowMs = 0, headers = {}, timeoutMs = 120_000 } = opts;
+const { url, streams, batch = 250, windowMs = 0, headers = {}, timeoutMs = 120_000, method = 'GET', body } = opts;
+// POST streams (OpenAI chat): `body` is sent as JSON; `@N@` in it becomes a number unique to the
+// stream (and to this client run), so every stream is its own request (a cache miss, no flight).
+const nonce = `${process.pid}-${Date.now()}`;
+let seq = 0;
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 const ttfe = [];
@@ -26,7 +30,12 @@ function open(counted = true) {
     const started = nowUs();
     let first = true;
     let buf = '';
-    const req = http.get(url, { headers: { accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
+    const payload = body === undefined ? undefined : Buffer.from(body.replaceAll('@N@', `${nonce}-${seq++}`));
+    const req = http.request(url, {
+      method,
+      headers: { accept: 'text/event-stream', ...headers, ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
+      agent: false,
+    }, (res) => {
       if (res.statusCode !== 200) {
         if (counted) errors += 1;
         res.resume();
@@ -56,6 +65,7 @@ function open(counted = true) {
       res.on('error', () => {});
     });
     req.on('error', () => { if (counted) errors += 1; resolve(null); });
+    req.end(payload);
     if (counted) reqs.push(req);
   });
 }

@@ -82,16 +82,17 @@ ${common}    transforms:
 
 /**
  * Starts ai-relay via its CLI, exactly as a user would (`node bin/ai-relay.js serve`), or the
- * single executable (`binary`: its path; then `entry` and `nodeArgs` do not apply).
+ * single executable (`binary`: its path; then `entry` and `nodeArgs` do not apply). `name` names
+ * its config and log files (several relays in one run).
  */
-export async function startRelay(tmp, upstreamUrl, { nodeArgs = [], workers, entry = 'bin/ai-relay.js', yaml, binary } = {}) {
-  const cfg = join(tmp, 'relay.yaml');
+export async function startRelay(tmp, upstreamUrl, { nodeArgs = [], workers, entry = 'bin/ai-relay.js', yaml, binary, name = 'relay' } = {}) {
+  const cfg = join(tmp, `${name}.yaml`);
   writeFileSync(cfg, yaml ?? relayYaml(upstreamUrl));
   const port = await freePort();
   const args = [...(binary ? [] : [...nodeArgs, join(ROOT, entry)]), 'serve', '--config', cfg, '--host', '127.0.0.1', '--port', String(port)];
   if (workers) args.push('--workers', String(workers));
   const since = performance.now();
-  const h = await start(binary ?? process.execPath, args, { logFile: join(tmp, workers ? `relay-w${workers}-access.log` : 'relay-access.log'), cwd: tmp });
+  const h = await start(binary ?? process.execPath, args, { logFile: join(tmp, workers ? `${name}-w${workers}-access.log` : `${name}-access.log`), cwd: tmp });
   const url = `http://127.0.0.1:${port}`;
   try {
     const ms = await waitFor200(`${url}/health`, { since, isAlive: h.alive });

@@ -27,15 +27,16 @@ function runWrk(args, env) {
  * One measured wrk run. `pid` is the process whose CPU is charged to the target (the proxy; for
  * "direct", the upstream). Returns req/s, latency percentiles (ms) and CPU µs per request.
  */
-export async function wrkRun({ url, connections, seconds, pid, method = 'GET', bodyFile, headers = true, delayMs = 0, contentType, cacheControl = '' }) {
+export async function wrkRun({ url, connections, seconds, pid, method = 'GET', bodyFile, headers = true, delayMs = 0, contentType, cacheControl = '', token = TOKEN, unique = '' }) {
   const env = {
     ...(contentType ? { BENCH_CONTENT_TYPE: contentType } : {}),
     BENCH_METHOD: method,
     BENCH_BODY_FILE: bodyFile ?? '',
-    BENCH_TOKEN: headers ? TOKEN : '',
+    BENCH_TOKEN: headers ? token : '',
     BENCH_ORIGIN: headers ? ORIGIN : '',
     BENCH_DELAY_MS: delayMs ? String(delayMs) : '',
     BENCH_CACHE_CONTROL: cacheControl,
+    BENCH_UNIQUE: unique,
   };
   const cpu0 = pid ? cpuSeconds(pid) : 0;
   const m0 = machineCpu();

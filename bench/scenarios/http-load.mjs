@@ -20,7 +20,7 @@ async function interleaved(ctx, label, run) {
   return runs;
 }
 
-function summarise(runs, extra = () => ({})) {
+export function summarise(runs, extra = () => ({})) {
   const out = {};
   for (const [name, rs] of Object.entries(runs)) {
     out[name] = {

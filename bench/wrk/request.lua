@@ -24,6 +24,18 @@ if body_file and body_file ~= "" then
   wrk.headers["Content-Type"] = os.getenv("BENCH_CONTENT_TYPE") or "application/octet-stream"
 end
 
+-- Unique bodies (cache misses): every `@N@` in the body becomes BENCH_UNIQUE .. "-" .. a counter,
+-- so no two requests of a run (or of two runs) share a cache key.
+local unique = os.getenv("BENCH_UNIQUE")
+if unique and unique ~= "" and wrk.body then
+  local template = wrk.body
+  local n = 0
+  function request()
+    n = n + 1
+    return wrk.format(nil, nil, nil, (template:gsub("@N@", unique .. "-" .. n)))
+  end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

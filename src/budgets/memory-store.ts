@@ -55,10 +55,9 @@ export class MemoryBudgetStore implements BudgetStore {
 
   async hold(id: string, lines: HoldLine[], holdTtlMs: number): Promise<HoldOutcome> {
     const now = this.now();
-    const states = lines.map((l) => {
-      const e = this.entry(l.key, l.expireAt, now, false);
-      return { used: e?.used ?? 0, held: e ? this.held(e, now) : 0 };
-    });
+    // Each entry looked up (and touched) once: the second pass below reuses it.
+    const found = lines.map((l) => this.entry(l.key, l.expireAt, now, false));
+    const states = found.map((e) => ({ used: e?.used ?? 0, held: e ? this.held(e, now) : 0 }));
     for (let i = 0; i < lines.length; i++) {
       const s = states[i]!;
       if (s.used + s.held >= lines[i]!.limit) return { ok: false, index: i, used: s.used, held: s.held };
@@ -67,7 +66,7 @@ export class MemoryBudgetStore implements BudgetStore {
       ok: true,
       lines: lines.map((l, i) => {
         const s = states[i]!;
-        const e = this.entry(l.key, l.expireAt, now, true)!;
+        const e = found[i] ?? this.entry(l.key, l.expireAt, now, true)!;
         const hold = Math.min(l.amount, l.limit - s.used - s.held);
         if (l.requests) {
           e.used += hold;

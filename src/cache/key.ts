@@ -5,7 +5,7 @@
  *
  * The key is a digest: no identity, token or prompt ever reaches the store or the logs.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /** Bumped when the key layout or the entry format changes, so old entries are never misread. */
 const VERSION = 'ai-relay-cache/1';
@@ -28,26 +28,27 @@ export interface KeyParts {
 }
 
 export function cacheKey(p: KeyParts): string {
-  const h = createHash('sha256');
-  const field = (v: string | Buffer) => {
-    const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
-    const len = Buffer.allocUnsafe(4);
-    len.writeUInt32BE(b.length);
-    h.update(len);
-    h.update(b);
-  };
-  field(VERSION);
-  field(p.route);
-  field(p.method);
-  field(p.path);
-  field(p.body);
-  field(String(p.headers.length));
+  // Every field as a 4-byte big-endian length and its bytes, in one buffer hashed at once
+  // (crypto.hash: no Hash object and no update() per field; the digest is the same as hashing
+  // the fields one after another).
+  const fields: (string | Buffer)[] = [VERSION, p.route, p.method, p.path, p.body, String(p.headers.length)];
   // An absent header and an empty one differ: a one-byte tag before each value.
-  for (const v of p.headers) field(v === undefined ? '-' : `+${v}`);
-  field(p.transforms);
-  field(p.scope);
-  field(p.credentials);
-  return h.digest('hex');
+  for (const v of p.headers) fields.push(v === undefined ? '-' : `+${v}`);
+  fields.push(p.transforms, p.scope, p.credentials);
+  let total = 0;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    total += 4 + (typeof f === 'string' ? Buffer.byteLength(f, 'utf8') : f.length);
+  }
+  const buf = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    const n = typeof f === 'string' ? buf.write(f, at + 4, 'utf8') : f.copy(buf, at + 4);
+    buf.writeUInt32BE(n, at);
+    at += 4 + n;
+  }
+  return hash('sha256', buf, 'hex');
 }
 
 /**
@@ -57,13 +58,18 @@ export function cacheKey(p: KeyParts): string {
  */
 export function canonicalBody(body: Buffer, contentType: string | undefined): Buffer | string {
   if (body.length === 0) return '';
-  // A run of 16+ digits may be an integer past 2^53 that JSON.parse would round: two different
-  // seeds could then share an entry. Such bodies are keyed byte for byte (fewer hits, never a wrong one).
-  if (typeof contentType === 'string' && /json/i.test(contentType) && !/\d{16}/.test(body.toString('latin1'))) {
-    try {
-      return 'json:' + canonicalJson(JSON.parse(body.toString('utf8')));
-    } catch {
-      /* not valid JSON: keyed raw */
+  if (typeof contentType === 'string' && /json/i.test(contentType)) {
+    // One decode for both looks. A run of 16+ digits may be an integer past 2^53 that JSON.parse
+    // would round: two different seeds could then share an entry. Such bodies are keyed byte for
+    // byte (fewer hits, never a wrong one). Digits are ASCII, so the utf8 text has exactly the
+    // digit runs of the bytes.
+    const text = body.toString('utf8');
+    if (!/\d{16}/.test(text)) {
+      try {
+        return 'json:' + canonicalJson(JSON.parse(text));
+      } catch {
+        /* not valid JSON: keyed raw */
+      }
     }
   }
   return Buffer.concat([Buffer.from('raw:'), body]);

@@ -55,15 +55,32 @@ export function compileRouteCache(rc: RouteConfig, shared: SharedCache): RouteCa
 
 /** `/v1/models/*`: exact segments, `*` = exactly one non-empty segment. */
 export function compilePath(pattern: string): (path: string) => boolean {
-  const want = pattern === '/' ? [''] : pattern.replace(/\/+$/, '').split('/').slice(1);
+  const want = segments(pattern);
+  // Compared in place, segment by segment (this runs on every request of a caching route,
+  // cached path or not): no split arrays, no trimmed copies.
   return (path) => {
-    const got = path === '/' ? [''] : path.replace(/\/+$/, '').split('/').slice(1);
-    if (got.length !== want.length) return false;
+    if (path === '/') return want.length === 1 && want[0] === '';
+    let end = path.length;
+    while (end > 0 && path.charCodeAt(end - 1) === 47 /* / */) end--;
+    // The segments are what follows each '/' of the trimmed path (what precedes the first is dropped).
+    const first = path.indexOf('/');
+    if (first < 0 || first >= end) return want.length === 0;
+    let at = first + 1;
     for (let i = 0; i < want.length; i++) {
-      if (want[i] === '*') {
-        if (got[i] === '') return false;
-      } else if (want[i] !== got[i]) return false;
+      if (at > end) return false;
+      let next = path.indexOf('/', at);
+      if (next < 0 || next > end) next = end;
+      const w = want[i]!;
+      if (w === '*') {
+        if (next === at) return false;
+      } else if (next - at !== w.length || !path.startsWith(w, at)) return false;
+      at = next + 1;
     }
-    return true;
+    return at > end;
   };
+}
+
+/** The old reading, kept as the reference: `/a/b/` → ['a', 'b'], `/` → ['']. */
+function segments(path: string): string[] {
+  return path === '/' ? [''] : path.replace(/\/+$/, '').split('/').slice(1);
 }

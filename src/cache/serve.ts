@@ -146,17 +146,12 @@ function serveHit(x: Exchange, entry: CacheEntry, now: number, hooks: CacheHooks
   const head = x.method === 'HEAD';
   if (!head || h['content-length'] === undefined) h['content-length'] = String(entry.body.length);
   x.status = entry.status;
-  let finished = false;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    hooks.done(x);
-  };
+  // One listener: a ServerResponse emits 'close' after 'finish' too (and alone when the client
+  // went away first), so the exchange ends exactly once either way.
   x.res.once('close', () => {
     if (!x.res.writableFinished) x.outcome ??= 'client closed the connection';
-    finish();
+    hooks.done(x);
   });
-  x.res.once('finish', finish);
   writeHead(x, entry.status, h);
   if (head) x.res.end();
   else {

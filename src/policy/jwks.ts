@@ -48,6 +48,11 @@ export interface RemoteKeySet {
   warm(): void;
   /** Fetch attempts so far (tests, diagnostics). */
   readonly fetches: number;
+  /**
+   * The last key set fetched successfully (a new object after every successful fetch), or
+   * undefined: the verified-token cache of a JWT client is cleared when this changes.
+   */
+  readonly current: JSONWebKeySet | undefined;
 }
 
 export interface RemoteKeySetOptions {
@@ -133,6 +138,9 @@ export function createRemoteKeySet(url: string, opts: RemoteKeySetOptions): Remo
     url,
     get fetches() {
       return fetches;
+    },
+    get current() {
+      return cache.jwks;
     },
     async getKey(header, token) {
       await refresh();

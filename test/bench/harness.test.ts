@@ -74,6 +74,19 @@ function requiredFigures(): string[] {
     'scenarios.images.paced_idle.p99_ms',
     'scenarios.images.paced_busy.p99_ms',
     'scenarios.images.paced_busy.images_converted',
+    // Feature rows (issues #16, #17): each next to the same request without the feature.
+    ...['shared_token', 'jwt_es256'].flatMap((r) => ['rps', 'cpu_us_per_req'].map((f) => `scenarios.jwt.targets.${r}.${f}`)),
+    'scenarios.jwt.added_cpu_us',
+    ...['no_budget', 'budget_memory'].flatMap((r) => ['rps', 'cpu_us_per_req'].map((f) => `scenarios.budgets.targets.${r}.${f}`)),
+    'scenarios.budgets.added_cpu_us',
+    ...['no_budget', 'budget_memory'].flatMap((r) => ['delay_p50_ms', 'delay_p99_ms'].map((f) => `scenarios.budgetSse.targets.${r}.${f}`)),
+    'scenarios.budgetSse.added_delay_p99_ms',
+    ...['relayed', 'hit', 'relayed_unique', 'miss', 'not_applicable'].flatMap((r) => ['rps', 'p99_ms', 'cpu_us_per_req'].map((f) => `scenarios.cache.targets.${r}.${f}`)),
+    'scenarios.cache.hit_rps_ratio',
+    'scenarios.cache.miss_added_cpu_us',
+    'scenarios.cache.not_applicable_added_cpu_us',
+    ...['no_cache', 'cache_recording'].flatMap((r) => ['delay_p50_ms', 'delay_p99_ms'].map((f) => `scenarios.cacheSse.targets.${r}.${f}`)),
+    'scenarios.cacheSse.added_delay_p99_ms',
     'profile.busyMs',
     'profile.topFunctions.0.selfMs',
     'meta.machine.nproc',
@@ -110,8 +123,20 @@ describe.skipIf(missing.length > 0 && !inCI)('npm run bench -- --quick', () => {
       }
       for (const t of ['undici-floor', 'relay-w2']) for (const sc of ['small50', 'conn1']) expect(at(r, `scenarios.${sc}.targets.${t}.errors`), `${sc} ${t}`).toBe(0);
       expect(at(r, 'scenarios.images.paced_busy.errors')).toBe(0);
-      // The goals table has one row per goal of issue #8, plus issue #19's cold start and stream memory.
-      expect((r.goals as unknown[]).length).toBe(10);
+      for (const [sc, rows] of [['jwt', ['shared_token', 'jwt_es256']], ['budgets', ['no_budget', 'budget_memory']], ['cache', ['relayed', 'hit', 'relayed_unique', 'miss', 'not_applicable']]] as const) {
+        for (const row of rows) expect(at(r, `scenarios.${sc}.targets.${row}.errors`), `${sc} ${row}`).toBe(0);
+      }
+      for (const sc of ['budgetSse', 'cacheSse']) for (const row of Object.keys(at(r, `scenarios.${sc}.targets`) as Json)) expect(at(r, `scenarios.${sc}.targets.${row}.errors`), `${sc} ${row}`).toBe(0);
+      // The Redis budget rows need a redis-server; where there is one, the round trips are counted.
+      if (has('redis-server', ['--version'])) {
+        expect(at(r, 'scenarios.budgetsRedis.targets.budget_redis.errors')).toBe(0);
+        expect(at(r, 'scenarios.budgetsRedis.redis_round_trips_per_request')).toBeTypeOf('number');
+      }
+      // The goals table: 7 goals of issue #8, 4 of issue #16, 5 of issue #17, 3 of issue #19 (cold
+      // start and stream memory), each naming its issue.
+      const goals = r.goals as { issue: number }[];
+      expect(goals.length).toBe(19);
+      expect(goals.map((g) => g.issue)).toEqual([...Array(7).fill(8), ...Array(4).fill(16), ...Array(5).fill(17), ...Array(3).fill(19)]);
       // The req/s goal shows the --workers 2 ratio too (the issue lets workers carry it).
       const rpsGoal = (r.goals as { goal: string; measured: string | null }[]).find((g) => g.goal.startsWith('relay req/s'));
       expect(rpsGoal?.measured).toMatch(/^[\d.]+× \(--workers 2: [\d.]+×\)$/);
@@ -121,6 +146,7 @@ describe.skipIf(missing.length > 0 && !inCI)('npm run bench -- --quick', () => {
       const md = renderMarkdown(r);
       expect(md).toContain('| ai-relay |');
       expect(md).toContain('## Where the relay spends its CPU');
+      for (const h of ['## JWT clients (issue #16)', '## Budgets (issue #16)', '## Response cache (issue #17)']) expect(md).toContain(h);
       expect(renderChart(r)).toMatch(/^<svg[\s\S]*<\/svg>$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

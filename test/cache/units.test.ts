@@ -143,6 +143,29 @@ describe('paths and config', () => {
     expect(compilePath('/v1/embeddings')('/v1/embeddings2')).toBe(false);
   });
 
+  it('path patterns: the in-place matcher agrees with splitting the path into segments', () => {
+    // The reading the matcher must keep: trailing slashes dropped, then the segments after each '/'.
+    const reference = (pattern: string) => {
+      const seg = (p: string) => (p === '/' ? [''] : p.replace(/\/+$/, '').split('/').slice(1));
+      const want = seg(pattern);
+      return (path: string) => {
+        const got = seg(path);
+        return got.length === want.length && want.every((w, i) => (w === '*' ? got[i] !== '' : w === got[i]));
+      };
+    };
+    const pieces = ['/', '/', 'a', 'b', 'v1', 'x', ''];
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    for (const pattern of ['/', '/a', '/a/b', '/*', '/*/*', '/a/*', '/v1//x', '/a/', '/*/b/', '/v1/models/*']) {
+      const [fast, slow] = [compilePath(pattern), reference(pattern)];
+      for (let k = 0; k < 3000; k++) {
+        let path = '';
+        for (let i = rnd(7); i > 0; i--) path += pieces[rnd(pieces.length)];
+        expect(fast(path), `${pattern} on ${JSON.stringify(path)}`).toBe(slow(path));
+      }
+    }
+  });
+
   const issuesOf = (yaml: string): ConfigIssue[] => {
     try {
       parseConfigText(yaml, 'c.yaml', { env: {} });
