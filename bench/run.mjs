@@ -25,7 +25,7 @@ import { sse64, openStreams, openStreams10k } from './scenarios/sse.mjs';
 import { images, findPython } from './scenarios/images.mjs';
 import { coldStart } from './scenarios/cold-start.mjs';
 import { profile } from './scenarios/profile.mjs';
-import { FEATURE_SCENARIOS, jwt, budgets, budgetsRedis, budgetSse, cache, cacheSse } from './scenarios/features.mjs';
+import { FEATURE_SCENARIOS, jwt, budgets, budgetsRedis, budgetSse, cache, cacheSse, dashboard } from './scenarios/features.mjs';
 import { evaluateGoals } from './lib/goals.mjs';
 import { writeDocs } from './lib/report.mjs';
 import { sanityCheck } from './lib/sanity.mjs';
@@ -189,7 +189,7 @@ try {
     for (const t of Object.values(ctx.targets)) await t.stop();
     ctx.targets = {};
   }
-  const features = { jwt, budgets, budgetsRedis, budgetSse, cache, cacheSse };
+  const features = { jwt, budgets, budgetsRedis, budgetSse, cache, cacheSse, dashboard };
   for (const s of scenarios.filter((x) => FEATURE_SCENARIOS.includes(x))) {
     log(`\n# ${s}`);
     results.scenarios[s] = await features[s](ctx);
@@ -215,7 +215,7 @@ const out = a.out ?? join(resultsDir, 'latest.json');
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 log(`\nresults: ${out}`);
 if (results.goals.length) {
-  log('\ngoals (issues #8, #16, #17, #19):');
+  log('\ngoals (issues #8, #16, #17, #18, #19):');
   for (const g of results.goals) log(`  ${g.met === true ? 'MET ' : g.met === false ? 'MISS' : 'n/a '} #${g.issue} ${g.goal}: ${g.measured ?? 'not measured'}`);
 }
 // Docs are regenerated only by complete full runs, so a quick or partial run never

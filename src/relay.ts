@@ -149,12 +149,55 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     t.metricsPath ? new Map([[t.metricsPath, metricsEndpoint(metricsSource, () => state.table.config.server.metricsToken)]]) : undefined;
   state.extraEndpoints = endpointsFor(table);
 
+  let listener!: Listener;
+  // The dashboard (spec §14) hooks in only while configured: without it, no per-request cost.
+  // Installed before the listener opens, so its path never answers 404 while the relay starts.
+  let dashboard: Dashboard | undefined;
+  const applyDashboard = async (announce: boolean): Promise<void> => {
+    const on = state.table.config.server.dashboard !== undefined;
+    if (on && !dashboard) {
+      // Loaded on first use: a relay without a dashboard never reads its modules or page assets.
+      const { startDashboard } = await import('./dashboard/index.js');
+      dashboard = await startDashboard({
+        version,
+        startedAt: state.startedAt,
+        config: () => state.table.config.server.dashboard,
+        phase: () => state.phase,
+        inFlight: () => inFlight.size,
+        openStreams: () => {
+          let n = 0;
+          for (const x of inFlight) if (isSse(x)) n++;
+          return n;
+        },
+        table: () => state.table,
+      });
+      if (announce) announceDashboard(dashboard);
+    }
+    if (on && dashboard) {
+      const d = dashboard;
+      state.onExchangeDone = (x) => {
+        exchangeDone(x);
+        d.record(x);
+      };
+      state.intercept = d.intercept;
+    } else {
+      state.onExchangeDone = exchangeDone;
+      state.intercept = undefined;
+      dashboard?.hub.close();
+    }
+  };
+  const announceDashboard = (d: Dashboard): void => {
+    const at = d.url ?? `${listener.url}${state.table.config.server.dashboard?.path ?? ''}`;
+    log.info({ url: at }, `dashboard at ${at}`);
+  };
+
   const serverCfg = { ...cfg.server, host: opts.host ?? cfg.server.host, port: opts.port ?? cfg.server.port };
-  let listener: Listener;
   try {
+    await applyDashboard(false);
     const tls = cfg.server.tls ? await loadServerTls(cfg.server.tls, loaded.dir, log) : undefined;
     listener = await listen(serverCfg, createHandler(state), tls, log);
   } catch (err) {
+    await dashboard?.close();
     await table.dispose();
     await pools.destroyAll();
     throw err;
@@ -185,56 +228,12 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   } catch (err) {
     listener.destroyAll();
     await listener.stopAccepting();
+    await dashboard?.close();
     await table.dispose();
     await pools.destroyAll();
     throw err;
   }
-  // The dashboard (spec §14) hooks in only while configured: without it, no per-request cost.
-  let dashboard: Dashboard | undefined;
-  const applyDashboard = async (): Promise<void> => {
-    const on = state.table.config.server.dashboard !== undefined;
-    if (on && !dashboard) {
-      // Loaded on first use: a relay without a dashboard never reads its modules or page assets.
-      const { startDashboard } = await import('./dashboard/index.js');
-      dashboard = await startDashboard({
-        version,
-        startedAt: state.startedAt,
-        config: () => state.table.config.server.dashboard,
-        phase: () => state.phase,
-        inFlight: () => inFlight.size,
-        openStreams: () => {
-          let n = 0;
-          for (const x of inFlight) if (isSse(x)) n++;
-          return n;
-        },
-        table: () => state.table,
-      });
-      const at = dashboard.url ?? `${listener.url}${state.table.config.server.dashboard?.path ?? ''}`;
-      log.info({ url: at }, `dashboard at ${at}`);
-    }
-    if (on && dashboard) {
-      const d = dashboard;
-      state.onExchangeDone = (x) => {
-        exchangeDone(x);
-        d.record(x);
-      };
-      state.intercept = d.intercept;
-    } else {
-      state.onExchangeDone = exchangeDone;
-      state.intercept = undefined;
-      dashboard?.hub.close();
-    }
-  };
-  try {
-    await applyDashboard();
-  } catch (err) {
-    listener.destroyAll();
-    await listener.stopAccepting();
-    await forward?.close();
-    await table.dispose();
-    await pools.destroyAll();
-    throw err;
-  }
+  if (dashboard) announceDashboard(dashboard);
   state.phase = 'ready';
   logBanner(log, loaded, table, listener.url);
   warmKeySets(table);
@@ -286,7 +285,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     if (JSON.stringify(nextServer.dashboard?.listen) !== JSON.stringify(current.dashboard?.listen)) {
       log.warn('server.dashboard.listen changed: restart the relay to apply');
     }
-    await applyDashboard().catch((err: unknown) => log.error({ err: (err as Error).message }, 'dashboard failed to start'));
+    await applyDashboard(true).catch((err: unknown) => log.error({ err: (err as Error).message }, 'dashboard failed to start'));
     current = { ...nextServer, host: current.host, port: current.port, tls: needRestart.includes('tls') ? current.tls : nextServer.tls };
     // Exchanges holding `old` keep its pools and limiters (refcounted) until they finish.
     void old.dispose().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'closing the previous route table failed'));

@@ -1,4 +1,4 @@
-// The targets issues #8 (proxying), #16 (JWT clients, budgets), #17 (response cache) and #19
+// The targets issues #8 (proxying), #16 (JWT clients, budgets), #17 (response cache), #18 (dashboard) and #19
 // (performance, round two) set for the relay, checked against one run. `met` is null when the figure was not measured (or, for
 // 5,000 streams, measured with fewer streams in --quick). Each goal names its issue.
 export function evaluateGoals(results) {
@@ -66,6 +66,11 @@ export function evaluateGoals(results) {
   add('cache configured on the route, path not cached: adds ≤ 10 µs CPU per request', na, na != null && na <= 10, ' µs');
   const rec = r(['cacheSse', 'added_delay_p99_ms']);
   add('recording an SSE stream: event delay p99 within 0.5 ms of uncached', rec, rec != null && rec <= 0.5, ' ms');
+
+  // Issue #18: the dashboard, on with a page open, against the same route with it off.
+  issue = 18;
+  const dash = r(['dashboard', 'added_cpu_us']);
+  add('dashboard on (a page open) adds ≤ 5 µs CPU per request', dash, dash != null && dash <= 5, ' µs');
 
   // Issue #19, goal 5: cold start of both shipped forms.
   issue = 19;

@@ -185,6 +185,17 @@ export function renderMarkdown(results, analysis = '') {
       out.push('');
     }
   }
+  if (s.dashboard?.targets) {
+    const d = s.dashboard;
+    out.push('## Dashboard (issue #18)');
+    out.push('');
+    out.push(`${featureIntro(d)} Here the two rows are two relay processes with the same config, \`GET /api/v1/small\` on each: the features relay (dashboard off) and one with \`server.dashboard\` on and a logged-in page's event stream open (${int(d.settings.updates)} updates received during the run), so its feed records every exchange and builds an update a second.`);
+    out.push('');
+    out.push(table(featureHead, [featureRow('dashboard off', d.targets.dashboard_off), featureRow('dashboard on, page open', d.targets.dashboard_on)]));
+    out.push('');
+    out.push(`Added by the dashboard: **${signed(d.added_cpu_us, 1)} µs** of CPU per request.`);
+    out.push('');
+  }
   if (s.cache?.targets || s.cacheSse?.targets) {
     out.push('## Response cache (issue #17)');
     out.push('');
@@ -289,7 +300,7 @@ export function renderMarkdown(results, analysis = '') {
   out.push('npm run bench -- --quick                     # every scenario for a few seconds (no docs rewrite)');
   out.push('npm run bench -- --profile                   # relay under --cpu-prof, small JSON c=50, top functions');
   out.push('npm run bench -- --only small50,conn1 --targets relay,nginx --runs 5   # a subset');
-  out.push('npm run bench -- --only jwt,budgets,budgetsRedis,budgetSse,cache,cacheSse   # the feature rows (issues #16, #17)');
+  out.push('npm run bench -- --only jwt,budgets,budgetsRedis,budgetSse,cache,cacheSse,dashboard   # the feature rows (issues #16, #17, #18)');
   out.push('```');
   out.push('');
   out.push('The 5,000-stream scenario needs about 4 file descriptors per stream across the processes (client, proxy in and out, upstream); each process stays well under the default `ulimit -n` of 20,000 here. Raise `ulimit -n` if yours is 1,024. Python: the Pillow baseline uses the first of `python3`, `/usr/bin/python3` that can `import PIL` (Debian\'s python3-pil).');

@@ -14,6 +14,8 @@
 //   cache         POST embeddings-like body, 2 KB JSON answer: relayed without cache, a hit,
 //                 real misses (a unique body per request), a route whose cache.paths do not match
 //   cacheSse      POST chat stream, a unique body per stream: /api vs /cache (recorded on a miss)
+//   dashboard     GET /api/v1/small on the features relay vs a second relay with the same config
+//                 plus server.dashboard, a logged-in page's event stream open (issue #18)
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -27,7 +29,9 @@ import { runSseClient } from '../lib/sse-run.mjs';
 import { median, round, sleep } from '../lib/stats.mjs';
 import { summarise } from './http-load.mjs';
 
-export const FEATURE_SCENARIOS = ['jwt', 'budgets', 'budgetsRedis', 'budgetSse', 'cache', 'cacheSse'];
+export const FEATURE_SCENARIOS = ['jwt', 'budgets', 'budgetsRedis', 'budgetSse', 'cache', 'cacheSse', 'dashboard'];
+
+const DASHBOARD_TOKEN = 'bench-dashboard-admin-token-7f3a';
 
 const ISSUER = 'https://issuer.bench/';
 const AUDIENCE = 'relay-bench';
@@ -200,6 +204,39 @@ function mergeSlices(rs) {
 function added(runs, row, base, field = 'cpu_us_per_req') {
   const d = runs[row].map((r, i) => (r[field] != null && runs[base][i]?.[field] != null ? r[field] - runs[base][i][field] : null));
   return round(median(d), 1);
+}
+
+/**
+ * The dashboard's cost per request (issue #18: ≤ 5 µs when on): the same `/api` route on the
+ * features relay (dashboard off) and on a second relay whose only difference is
+ * `server.dashboard`, with a logged-in page's event stream open, so the feed records every
+ * exchange and builds an update a second. Two processes: rows alternate slice by slice.
+ */
+export async function dashboard(ctx) {
+  const { relay, issuer } = await featureRelay(ctx);
+  const yaml = featuresYaml({ upstreamUrl: ctx.upstream.url, jwksUrl: issuer.jwksUrl }).replace('server:\n', `server:\n  dashboard:\n    path: /_relay\n    token: ${DASHBOARD_TOKEN}\n`);
+  const on = await startRelay(ctx.tmp, ctx.upstream.url, { yaml, name: 'relay-dashboard' });
+  ctx.cleanups.push(() => on.stop());
+  const login = await request(`${on.url}/_relay/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: DASHBOARD_TOKEN }) });
+  expect(login.status === 200 && login.headers['set-cookie'], `dashboard login answered ${login.status}`);
+  const cookie = String(login.headers['set-cookie']).split(';')[0];
+  let updates = 0;
+  const events = http.get(`${on.url}/_relay/events`, { headers: { cookie, accept: 'text/event-stream' } }, (res) => {
+    expect(res.statusCode === 200, `dashboard events answered ${res.statusCode}`);
+    res.on('data', (c) => (updates += (String(c).match(/^event: /gm) ?? []).length));
+  });
+  events.on('error', () => {});
+  ctx.cleanups.push(() => events.destroy());
+  const path = '/api/v1/small';
+  const { runs, targets } = await wrkRows(ctx, 'dashboard', relay.pid, {
+    dashboard_off: { url: relay.url + path },
+    dashboard_on: { url: on.url + path, pid: on.pid },
+  });
+  expect(updates > 0, 'the dashboard page received no update while traffic ran');
+  const r = { settings: { connections: 50, seconds: ctx.dur.feature.seconds, slices: ctx.dur.feature.slices ?? 1, path: `GET ${path}`, updates }, targets };
+  r.added_cpu_us = added(runs, 'dashboard_on', 'dashboard_off');
+  ctx.log(`  dashboard: +${r.added_cpu_us} µs CPU per request with the dashboard on and a page open (${updates} updates received)`);
+  return r;
 }
 
 export async function jwt(ctx) {

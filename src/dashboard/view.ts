@@ -57,9 +57,19 @@ export interface DashboardView {
 export function buildView(feed: DashboardFeed, src: RelaySource, type: DashboardView['type'], tailAfter: number, now = Date.now()): DashboardView {
   const table = src.table();
   const redactor = table.redactor;
+  // The same few strings (paths, methods, client names) fill most of a 2,000-entry tail: each is
+  // scrubbed once per view, not once per entry.
+  const seen = new Map<number, Map<string, string>>();
   const text = (s: string, max: number) => {
-    const clean = redactor.size ? redactor.scrub(s) : s;
-    return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+    let m = seen.get(max);
+    if (!m) seen.set(max, (m = new Map()));
+    let out = m.get(s);
+    if (out === undefined) {
+      const clean = redactor.size ? redactor.scrub(s) : s;
+      out = clean.length > max ? `${clean.slice(0, max)}…` : clean;
+      if (m.size < 10_000) m.set(s, out);
+    }
+    return out;
   };
 
   const routes: RouteRow[] = [];

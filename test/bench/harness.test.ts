@@ -132,11 +132,13 @@ describe.skipIf(missing.length > 0 && !inCI)('npm run bench -- --quick', () => {
         expect(at(r, 'scenarios.budgetsRedis.targets.budget_redis.errors')).toBe(0);
         expect(at(r, 'scenarios.budgetsRedis.redis_round_trips_per_request')).toBeTypeOf('number');
       }
-      // The goals table: 7 goals of issue #8, 4 of issue #16, 5 of issue #17, 3 of issue #19 (cold
-      // start and stream memory), each naming its issue.
+      // The goals table: 7 goals of issue #8, 4 of issue #16, 5 of issue #17, 1 of issue #18, 3 of
+      // issue #19 (cold start and stream memory), each naming its issue.
       const goals = r.goals as { issue: number }[];
-      expect(goals.length).toBe(19);
-      expect(goals.map((g) => g.issue)).toEqual([...Array(7).fill(8), ...Array(4).fill(16), ...Array(5).fill(17), ...Array(3).fill(19)]);
+      expect(goals.length).toBe(20);
+      expect(goals.map((g) => g.issue)).toEqual([...Array(7).fill(8), ...Array(4).fill(16), ...Array(5).fill(17), 18, ...Array(3).fill(19)]);
+      expect(at(r, 'scenarios.dashboard.targets.dashboard_on.errors')).toBe(0);
+      expect(at(r, 'scenarios.dashboard.settings.updates')).toBeGreaterThan(0);
       // The req/s goal shows the --workers 2 ratio too (the issue lets workers carry it).
       const rpsGoal = (r.goals as { goal: string; measured: string | null }[]).find((g) => g.goal.startsWith('relay req/s'));
       expect(rpsGoal?.measured).toMatch(/^[\d.]+× \(--workers 2: [\d.]+×\)$/);
