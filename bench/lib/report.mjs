@@ -40,7 +40,7 @@ export function renderMarkdown(results, analysis = '') {
   out.push('');
   out.push('![Proxy CPU per small request and added p50 latency at one connection](bench-chart.svg)');
   out.push('');
-  out.push('## Goals for the relay (issues #8, #16, #17), this run');
+  out.push('## Goals for the relay (issues #8, #16, #17, #18, #19), this run');
   out.push('');
   out.push(table(['issue', 'goal', 'measured', 'met'], (results.goals ?? []).map((g) => [g.issue ? `#${g.issue}` : '#8', g.goal, g.measured ?? '—', g.met === true ? 'yes' : g.met === false ? '**no**' : 'n/a'])));
   out.push('');
