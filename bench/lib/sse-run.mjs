@@ -2,6 +2,7 @@
 // all streams are open, and returns the client's summary.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { median, round } from './stats.mjs';
 import { ROOT } from './targets.mjs';
 import { cleanEnv } from './spawn.mjs';
 
@@ -32,4 +33,20 @@ export function runSseClient(opts, { onOpen } = {}) {
       return resolve({ ...s, sampled: onOpenResult ?? undefined });
     });
   });
+}
+
+/** Per-target medians of SSE runs (first event, event delay p50/p99), events and errors summed. */
+export function summariseSse(runs) {
+  const targets = {};
+  for (const [name, rs] of Object.entries(runs)) {
+    targets[name] = {
+      ttfe_p50_ms: round(median(rs.map((r) => r.ttfe_p50_ms)), 3),
+      delay_p50_ms: round(median(rs.map((r) => r.delay_p50_ms)), 3),
+      delay_p99_ms: round(median(rs.map((r) => r.delay_p99_ms)), 3),
+      events: rs.reduce((a, r) => a + r.events, 0),
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      n: rs.length,
+    };
+  }
+  return targets;
 }

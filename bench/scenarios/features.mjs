@@ -25,7 +25,7 @@ import { ORIGIN, TOKEN, UPSTREAM_AUTH, startRelay } from '../lib/targets.mjs';
 import { freePort, request } from '../lib/http.mjs';
 import { start } from '../lib/spawn.mjs';
 import { wrkRun } from '../lib/wrk.mjs';
-import { runSseClient } from '../lib/sse-run.mjs';
+import { runSseClient, summariseSse } from '../lib/sse-run.mjs';
 import { median, round, sleep } from '../lib/stats.mjs';
 import { summarise } from './http-load.mjs';
 
@@ -363,17 +363,7 @@ async function sseRows(ctx, label, url, rows) {
       ctx.log(`  ${label} ${name.padEnd(12)} run ${rep + 1}: first event p50 ${last.ttfe_p50_ms?.toFixed(2)} ms, event delay p50 ${last.delay_p50_ms?.toFixed(2)} p99 ${last.delay_p99_ms?.toFixed(2)} ms (${last.events} events)`);
     }
   }
-  const targets = {};
-  for (const [name, rs] of Object.entries(runs)) {
-    targets[name] = {
-      ttfe_p50_ms: round(median(rs.map((r) => r.ttfe_p50_ms)), 3),
-      delay_p50_ms: round(median(rs.map((r) => r.delay_p50_ms)), 3),
-      delay_p99_ms: round(median(rs.map((r) => r.delay_p99_ms)), 3),
-      events: rs.reduce((a, r) => a + r.events, 0),
-      errors: rs.reduce((a, r) => a + r.errors, 0),
-      n: rs.length,
-    };
-  }
+  const targets = summariseSse(runs);
   const [base, row] = names;
   const d = runs[row].map((r, i) => (r.delay_p99_ms != null && runs[base][i]?.delay_p99_ms != null ? r.delay_p99_ms - runs[base][i].delay_p99_ms : null));
   return { settings: { events: 64, intervalMs: 20, concurrentStreams: streams, roundsPerRun: rounds }, targets, added_delay_p99_ms: round(median(d), 3), added_ttfe_ms: round(targets[row].ttfe_p50_ms - targets[base].ttfe_p50_ms, 3) };

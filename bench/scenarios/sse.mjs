@@ -1,6 +1,6 @@
 // SSE scenarios: 64 events 20 ms apart (added time to first event and added event delay),
 // and thousands of concurrently open streams (proxy RSS and event delay while they are open).
-import { runSseClient } from '../lib/sse-run.mjs';
+import { runSseClient, summariseSse } from '../lib/sse-run.mjs';
 import { median, round, sleep } from '../lib/stats.mjs';
 import { rssMb, hwmMb, resetHwm } from '../lib/proc.mjs';
 import { readFileSync } from 'node:fs';
@@ -22,17 +22,7 @@ export async function sse64(ctx) {
       ctx.log(`  sse 64x20ms ${name.padEnd(10)} run ${rep + 1}: first event p50 ${last.ttfe_p50_ms?.toFixed(2)} ms, event delay p50 ${last.delay_p50_ms?.toFixed(2)} p99 ${last.delay_p99_ms?.toFixed(2)} ms (${last.events} events)`);
     }
   }
-  const targets = {};
-  for (const [name, rs] of Object.entries(runs)) {
-    targets[name] = {
-      ttfe_p50_ms: round(median(rs.map((r) => r.ttfe_p50_ms)), 3),
-      delay_p50_ms: round(median(rs.map((r) => r.delay_p50_ms)), 3),
-      delay_p99_ms: round(median(rs.map((r) => r.delay_p99_ms)), 3),
-      events: rs.reduce((a, r) => a + r.events, 0),
-      errors: rs.reduce((a, r) => a + r.errors, 0),
-      n: rs.length,
-    };
-  }
+  const targets = summariseSse(runs);
   const d = targets.direct;
   for (const [name, s] of Object.entries(targets)) {
     s.added_ttfe_ms = d && name !== 'direct' ? round(s.ttfe_p50_ms - d.ttfe_p50_ms, 3) : null;

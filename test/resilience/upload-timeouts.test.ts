@@ -237,34 +237,26 @@ routes:
     expect(String(accessLine(path)!.outcome)).toBe(`stream cut: request body still arriving after ${TOTAL}ms (timeout)`);
   });
 
-  it('a buffered body (kept for a replay or sniffed for "stream": true) that stalls → 408; nothing reaches the upstream', async () => {
-    const path = '/buffered/stall';
-    const n = up.requests.length;
-    const c = await startUpload(path, false);
-    const { response, at } = await c.ended();
-    expect(at - c.lastWriteAt()).toBeGreaterThanOrEqual(IDLE - 50);
-    expect(at - c.lastWriteAt()).toBeLessThan(IDLE + 1000);
-    expect(response?.status).toBe(408);
-    expect(JSON.parse(response!.body.toString()).error).toMatchObject({ type: 'request_timeout', message: `request body stalled for ${IDLE}ms (idleTimeout)`, route: 'buffered' });
-    expect(up.requests.length).toBe(n);
-    expect(accessLine(path)).toMatchObject({ status: 408, outcome: `request body stalled for ${IDLE}ms (idleTimeout)` });
-    await keepsServing();
-  });
-
-  it('a body the budget gate reads (to size the hold) that stalls → 408; nothing reaches the upstream, nothing is charged', async () => {
-    const path = '/budgeted/v1/chat/completions';
-    const n = up.requests.length;
-    const c = await startUpload(path, false);
-    const { response, at } = await c.ended();
-    expect(at - c.lastWriteAt()).toBeGreaterThanOrEqual(IDLE - 50);
-    expect(at - c.lastWriteAt()).toBeLessThan(IDLE + 1000);
-    expect(response?.status).toBe(408);
-    expect(JSON.parse(response!.body.toString()).error).toMatchObject({ type: 'request_timeout', route: 'budgeted' });
-    expect(up.requests.length).toBe(n);
-    expect(accessLine(path)).toMatchObject({ status: 408 });
-    expect(accessLine(path)!.usage).toBeUndefined();
-    await keepsServing();
-  });
+  // A body the relay reads into memory before forwarding: kept for a replay or sniffed for
+  // "stream": true (buffered), or read by the budget gate to size the hold (budgeted).
+  for (const [route, path, why] of [
+    ['buffered', '/buffered/stall', 'kept for a replay or sniffed for "stream": true'],
+    ['budgeted', '/budgeted/v1/chat/completions', 'read by the budget gate to size the hold'],
+  ] as const) {
+    it(`a body ${why} that stalls → 408; nothing reaches the upstream, nothing is charged`, async () => {
+      const n = up.requests.length;
+      const c = await startUpload(path, false);
+      const { response, at } = await c.ended();
+      expect(at - c.lastWriteAt()).toBeGreaterThanOrEqual(IDLE - 50);
+      expect(at - c.lastWriteAt()).toBeLessThan(IDLE + 1000);
+      expect(response?.status).toBe(408);
+      expect(JSON.parse(response!.body.toString()).error).toMatchObject({ type: 'request_timeout', message: `request body stalled for ${IDLE}ms (idleTimeout)`, route });
+      expect(up.requests.length).toBe(n);
+      expect(accessLine(path)).toMatchObject({ status: 408, outcome: `request body stalled for ${IDLE}ms (idleTimeout)` });
+      expect(accessLine(path)!.usage).toBeUndefined();
+      await keepsServing();
+    });
+  }
 
   it('an upstream that answers before the body is complete: the client gets the answer, then the connection closes', async () => {
     const path = '/plain/answer-early';
