@@ -52,44 +52,45 @@ function json(res, body) {
   res.end(body);
 }
 
-function sse(req, res, url) {
+/**
+ * An event stream of `n` events (`?n=`) `ms` apart (`?ms=`), each stamped with its send time by
+ * `event(i)`; `last(n)` writes the end (default: just end). The first event goes out with the
+ * headers' flush: time to first event = the proxy's cost.
+ */
+function paced(res, url, event, last = () => res.end()) {
   const n = Math.min(100_000, Number(url.searchParams.get('n') ?? 64));
   const ms = Math.max(1, Number(url.searchParams.get('ms') ?? 20));
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   let i = 0;
   let timer;
   const send = () => {
-    res.write(`data: {"i":${i},"t":${nowUs()}}\n\n`);
+    res.write(event(i));
     i += 1;
     if (i >= n) {
       clearInterval(timer);
-      res.end();
-    }
-  };
-  send(); // the first event goes out with the headers' flush: time to first event = relay cost
-  if (i < n) timer = setInterval(send, ms);
-  res.on('close', () => clearInterval(timer));
-}
-
-/** An OpenAI chat-completion stream: n chunks `ms` apart, each stamped with its send time. */
-function chatStream(res, url, usage) {
-  const n = Math.min(100_000, Number(url.searchParams.get('n') ?? 64));
-  const ms = Math.max(1, Number(url.searchParams.get('ms') ?? 20));
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  let i = 0;
-  let timer;
-  const send = () => {
-    res.write(`data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"w${i} "},"finish_reason":null}],"t":${nowUs()}}\n\n`);
-    i += 1;
-    if (i >= n) {
-      clearInterval(timer);
-      if (usage) res.write(`data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":${n},"total_tokens":${12 + n}}}\n\n`);
-      res.end('data: [DONE]\n\n');
+      last(n);
     }
   };
   send();
   if (i < n) timer = setInterval(send, ms);
   res.on('close', () => clearInterval(timer));
+}
+
+function sse(req, res, url) {
+  paced(res, url, (i) => `data: {"i":${i},"t":${nowUs()}}\n\n`);
+}
+
+/** An OpenAI chat-completion stream: n chunks `ms` apart, each stamped with its send time. */
+function chatStream(res, url, usage) {
+  paced(
+    res,
+    url,
+    (i) => `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"w${i} "},"finish_reason":null}],"t":${nowUs()}}\n\n`,
+    (n) => {
+      if (usage) res.write(`data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":${n},"total_tokens":${12 + n}}}\n\n`);
+      res.end('data: [DONE]\n\n');
+    },
+  );
 }
 
 const server = http.createServer({ keepAliveTimeout: 60_000, noDelay: true }, (req, res) => {
