@@ -13,9 +13,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../helpers/cli.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
-import { heapGrowingPercent } from '../../src/cli/heap.js';
+import { heapGrowingPercent, pretenuringOff } from '../../src/cli/heap.js';
 
 const IMAGES = 32;
 let upstream: FakeUpstream;
@@ -108,5 +108,18 @@ describe('V8 heap tuning under image conversions', () => {
     expect(heapGrowingPercent({}, ['--heap_growing_percent', '50'])).toBeUndefined();
     expect(heapGrowingPercent({ AI_RELAY_HEAP_GROWING_PERCENT: '200' }, [])).toBe(200);
     expect(heapGrowingPercent({}, [])).toBe(300);
+  });
+
+  it('switches allocation-site pretenuring off unless told not to (issue #19; the effect: gc-promotion.test.ts)', async () => {
+    expect(pretenuringOff({}, [])).toBe(true);
+    expect(pretenuringOff({ AI_RELAY_HEAP_PRETENURING: '0' }, [])).toBe(true);
+    expect(pretenuringOff({ AI_RELAY_HEAP_PRETENURING: '1' }, [])).toBe(false);
+    expect(pretenuringOff({}, ['--allocation-site-pretenuring'])).toBe(false);
+    expect(pretenuringOff({}, ['--no-allocation_site_pretenuring'])).toBe(false);
+    expect(() => pretenuringOff({ AI_RELAY_HEAP_PRETENURING: 'yes' }, [])).toThrow(/AI_RELAY_HEAP_PRETENURING must be 0 or 1, got yes/);
+    // The shipped CLI refuses it before reading the config.
+    const r = await runCli(['serve', '--config', 'missing.yaml'], { env: { AI_RELAY_HEAP_PRETENURING: 'yes' } });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('AI_RELAY_HEAP_PRETENURING must be 0 or 1, got yes');
   });
 });

@@ -21,7 +21,7 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError(`--port must be 0-65535, got ${flags.port}`);
   const workers = flags.workers === undefined ? 1 : Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError(`--workers must be a positive integer, got ${flags.workers}`);
-  const heapGrowingPercent = tuneHeap(); // before anything allocates much: see heap.ts
+  const heap = tuneHeap(); // before anything allocates much: see heap.ts
   const envFile = flags.envFile ?? '.env';
   const readAll = () => {
     const env = loadEnv(envFile, process.env, flags.envFile !== undefined);
@@ -69,7 +69,7 @@ export async function runServe(flags: ServeFlags): Promise<void> {
     throw err;
   }
 
-  if (heapGrowingPercent !== undefined) relay.log.debug({ heap_growing_percent: heapGrowingPercent }, 'V8 heap growing factor set (AI_RELAY_HEAP_GROWING_PERCENT=0 keeps V8 defaults)');
+  relay.log.debug({ heap_growing_percent: heap.growingPercent, allocation_site_pretenuring: !heap.pretenuringOff }, 'V8 heap settings (AI_RELAY_HEAP_GROWING_PERCENT=0 and AI_RELAY_HEAP_PRETENURING=1 keep V8 defaults)');
 
   const reload = (trigger: string) => {
     relay.log.info({ trigger }, 'reloading the configuration');
