@@ -14,6 +14,7 @@
  */
 import type { CacheEntry } from './entry.js';
 import type { Recorder, RecorderListener } from './recorder.js';
+import type { ChurnMap } from '../util/churn-map.js';
 
 export interface Follower {
   /** Write the answer's head (allowlisted headers; the follower adds its own). */
@@ -35,7 +36,7 @@ export class Flight implements RecorderListener {
 
   constructor(
     readonly key: string,
-    private readonly flights: Map<string, Flight>,
+    private readonly flights: ChurnMap<Flight>,
     private readonly recorder: Recorder,
     private readonly maxFollowers = MAX_FOLLOWERS,
   ) {

@@ -11,6 +11,7 @@ import type { Flight } from './flight.js';
 import { createMemoryStore } from './store-memory.js';
 import { createRedisStore } from './store-redis.js';
 import type { CacheStore } from './store.js';
+import { ChurnMap } from '../util/churn-map.js';
 
 export interface CacheEvents {
   onEvict(): void;
@@ -22,7 +23,7 @@ export interface SharedCache {
   store: CacheStore;
   events: CacheEvents;
   /** Identical requests in flight, by key (per process). */
-  flights: Map<string, Flight>;
+  flights: ChurnMap<Flight>;
   maxEntrySize: number;
   release(): Promise<void>;
 }
@@ -75,7 +76,7 @@ export class CacheRegistry {
         : createRedisStore(cfg.store, { registry: this.opts.redis ?? sharedRedisRegistry(), log, timeoutMs: cfg.timeout });
     // Events are read through the registry at call time: setEvents() may come after acquire().
     const events: CacheEvents = { onEvict: () => this.events.onEvict(), onStoreError: (op) => this.events.onStoreError(op) };
-    return { store, events, flights: new Map(), maxEntrySize: cfg.maxEntrySize };
+    return { store, events, flights: new ChurnMap<Flight>(), maxEntrySize: cfg.maxEntrySize };
   }
 
   /** Bytes and entries of the open memory stores (scrape time). */

@@ -13,6 +13,7 @@ import { Recorder } from '../../src/cache/recorder.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
 import { call, countingUpstream, sleep, waitFor, MOBILE, WEB, type CountingUpstream } from './helpers.js';
+import { ChurnMap } from '../../src/util/churn-map.js';
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
 
@@ -151,7 +152,7 @@ describe('response cache: corners', () => {
 
 describe('flight bounds', () => {
   it('takes at most maxFollowers; others go upstream themselves', () => {
-    const flights = new Map<string, Flight>();
+    const flights = new ChurnMap<Flight>();
     const rec = new Recorder({ method: 'GET', maxEntrySize: 1000, replayStreams: true, now: Date.now, commit() {} });
     const f = new Flight('k', flights, rec, 2);
     const follower = (): Follower => ({ start() {}, data() {}, end() {}, cut() {}, release() {} });
@@ -164,7 +165,7 @@ describe('flight bounds', () => {
   });
 
   it('releases waiting followers when the answer grows past maxEntrySize', async () => {
-    const flights = new Map<string, Flight>();
+    const flights = new ChurnMap<Flight>();
     const rec = new Recorder({ method: 'GET', maxEntrySize: 10, replayStreams: true, now: Date.now, commit() {} });
     const f = new Flight('k', flights, rec);
     let released = 0;
