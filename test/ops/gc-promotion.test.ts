@@ -23,9 +23,10 @@ afterEach(async () => {
 /** Sends `n` GETs (or POSTs of `body`) over `conns` keep-alive connections, all kept busy. */
 async function load(pool: Pool, url: string, n: number, conns: number, body?: string): Promise<void> {
   let left = n;
+  let seq = 0;
   const worker = async () => {
     while (left-- > 0) {
-      const r = await pool.request(body === undefined ? { method: 'GET', path: url } : { method: 'POST', path: url, body, headers: { 'content-type': 'application/json' } });
+      const r = await pool.request(body === undefined ? { method: 'GET', path: url } : { method: 'POST', path: url, body: body.replace('@N@', String(seq++)), headers: { 'content-type': 'application/json' } });
       await r.body.dump();
       expect(r.statusCode).toBe(200);
     }
@@ -34,7 +35,7 @@ async function load(pool: Pool, url: string, n: number, conns: number, body?: st
 }
 
 /** Average bytes each scavenge promoted under a load of `body` POSTs (GETs when undefined), after a full GC forced mid-load. */
-async function promotedPerScavenge(body: string | undefined): Promise<number> {
+async function promotedPerScavenge(body: string | undefined, { cache = false } = {}): Promise<number> {
   // A 2 KB answer, like an embeddings call (the fake upstream answers once the body is in).
   const answer = JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: Array.from({ length: 100 }, (_, i) => Math.sin(i)) }] });
   const upstream: FakeUpstream = await startUpstream((_req, res) => {
@@ -45,7 +46,7 @@ async function promotedPerScavenge(body: string | undefined): Promise<number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'ai-relay-gc-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const cfg = path.join(dir, 'relay.yaml');
-  writeFileSync(cfg, `server:\n  host: 127.0.0.1\n  port: 0\nlog:\n  level: info\n  format: json\nroutes:\n  - name: api\n    prefix: /api\n    upstream: ${upstream.url}\n    auth: none\n`);
+  writeFileSync(cfg, `server:\n  host: 127.0.0.1\n  port: 0\nlog:\n  level: info\n  format: json\nroutes:\n  - name: api\n    prefix: /api\n    upstream: ${upstream.url}\n    auth: none\n${cache ? '    cache:\n      paths: ["/v1/embeddings"]\n      methods: [POST]\n      ttl: 1h\n' : ''}`);
 
   const relay = await startCli(['serve', '--config', cfg], {
     nodeArgs: ['--expose-gc', '--trace-gc', '--trace-gc-nvp', '--import', 'data:text/javascript,process.on("SIGUSR2",()=>{globalThis.gc();console.log("FORCED-FULL-GC")})'],
@@ -91,5 +92,13 @@ describe('young-generation promotion under load', () => {
     const body = JSON.stringify({ model: 'text-embedding-3-small', input: 'The quick brown fox jumps over the lazy dog.' });
     // With AI_RELAY_HEAP_PRETENURING=1 (V8's default) this measured 3.5 MB; now about 0.25 MB.
     expect(await promotedPerScavenge(body)).toBeLessThan(1024 * 1024);
+  });
+
+  // Issue #17: every cache miss sets and deletes a flight. In a Map that churn left dead
+  // old-generation tables pointing at finished flights (recorder, exchange, chunks), and every
+  // miss was promoted (2.4 MB per scavenge). Flights live in a ChurnMap (src/util/churn-map.ts).
+  it('stays low for cache misses (a unique body each, every answer stored)', { timeout: 60_000 }, async () => {
+    const body = JSON.stringify({ model: 'text-embedding-3-small', input: 'The quick brown fox, take @N@.' });
+    expect(await promotedPerScavenge(body, { cache: true })).toBeLessThan(1024 * 1024);
   });
 });
