@@ -22,16 +22,18 @@ export const TARGETS = ['direct', 'relay', 'nginx', 'fastify', 'http-proxy'];
  * cores (`--workers 2`) in the small-JSON ones, and the single executable (built by the bench
  * from the current sources, scripts/build-binary.mjs) in the cold start.
  */
-export const REFERENCE = ['undici-floor', 'relay-w2', 'relay-binary'];
+export const REFERENCE = ['undici-floor', 'relay-w2', 'relay-plain', 'relay-binary'];
 export const REFERENCE_SCENARIOS = {
   'undici-floor': ['small50', 'conn1', 'openStreams', 'openStreams10k'],
   'relay-w2': ['small50', 'conn1'],
+  'relay-plain': ['small50'],
   'relay-binary': ['coldStart'],
 };
 export const LABELS = {
   direct: 'direct (no proxy)',
   relay: 'ai-relay',
   'relay-w2': 'ai-relay --workers 2',
+  'relay-plain': 'ai-relay, plain route (no token, CORS or key)',
   'relay-binary': 'ai-relay single executable',
   'undici-floor': 'bare undici proxy (floor)',
   nginx: 'nginx proxy_pass',
@@ -57,6 +59,8 @@ export function relayYaml(upstreamUrl, { maxConnections } = {}) {
       set:
         Authorization: ${UPSTREAM_AUTH}
 `;
+  // Route `/plain` (issue #19, goal 1): the same relay with no token, no CORS and no injected
+  // key, for the "plain route" row; the access log stays on.
   return `server:
   host: 127.0.0.1
   port: 8787
@@ -77,6 +81,10 @@ ${common}  - name: images
 ${common}    transforms:
       - png-to-jpeg:
           quality: 95
+  - name: plain
+    prefix: /plain
+    upstream: ${upstreamUrl}
+    auth: none
 `;
 }
 
@@ -195,6 +203,11 @@ export async function startTarget(name, tmp, upstream, opts = {}) {
       return startRelay(tmp, upstream.url, opts);
     case 'relay-binary':
       return startRelay(tmp, upstream.url, { ...opts, binary: relayBinary(tmp) });
+    case 'relay-plain': {
+      // The same relay, its route `/plain`: the wrk client then sends no token and no Origin.
+      const t = await startRelay(tmp, upstream.url, { ...opts, name: 'relay-plain' });
+      return { ...t, prefix: '/plain', clientHeaders: false };
+    }
     case 'relay-w2':
       // The same relay on both cores (spec §9): two processes on one port, each with its own pools.
       return startRelay(tmp, upstream.url, { ...opts, workers: 2 });

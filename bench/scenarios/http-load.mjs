@@ -41,7 +41,7 @@ export function summarise(runs, extra = () => ({})) {
 export async function small50(ctx) {
   const { seconds, warm } = ctx.dur.wrk;
   const runs = await interleaved(ctx, 'small c=50', (t, _n, isWarm) =>
-    wrkRun({ url: `${t.url}/api/v1/small`, connections: 50, seconds: isWarm ? warm : seconds, pid: t.pid }));
+    wrkRun({ url: `${t.url}${t.prefix ?? '/api'}/v1/small`, connections: 50, seconds: isWarm ? warm : seconds, pid: t.pid, headers: t.clientHeaders ?? true }));
   return { settings: { connections: 50, seconds, threads: 1 }, targets: summarise(runs) };
 }
 

@@ -51,6 +51,8 @@ function requiredFigures(): string[] {
     for (const f of ['rps', 'p99_ms', 'cpu_us_per_req']) p.push(`scenarios.small50.targets.${t}.${f}`);
     p.push(`scenarios.conn1.targets.${t}.added_p50_ms`);
   }
+  // The plain route (issue #19): the relay without token, CORS or key, small JSON at c=50.
+  for (const f of ['rps', 'p99_ms', 'cpu_us_per_req']) p.push(`scenarios.small50.targets.relay-plain.${f}`);
   // The bare floor holds open streams too (per-stream memory is compared with it).
   for (const f of ['rss_mb', 'kb_per_stream']) p.push(`scenarios.openStreams.targets.undici-floor.${f}`);
   // The 10,000-stream row (a few hundred in --quick): relay and floor.
@@ -122,6 +124,7 @@ describe.skipIf(missing.length > 0 && !inCI)('npm run bench -- --quick', () => {
         for (const sc of ['small50', 'conn1', 'post1mb', 'sse64']) expect(at(r, `scenarios.${sc}.targets.${t}.errors`), `${sc} ${t}`).toBe(0);
       }
       for (const t of ['undici-floor', 'relay-w2']) for (const sc of ['small50', 'conn1']) expect(at(r, `scenarios.${sc}.targets.${t}.errors`), `${sc} ${t}`).toBe(0);
+      expect(at(r, 'scenarios.small50.targets.relay-plain.errors'), 'small50 relay-plain').toBe(0);
       expect(at(r, 'scenarios.images.paced_busy.errors')).toBe(0);
       for (const [sc, rows] of [['jwt', ['shared_token', 'jwt_es256']], ['budgets', ['no_budget', 'budget_memory']], ['cache', ['relayed', 'hit', 'relayed_unique', 'miss', 'not_applicable']]] as const) {
         for (const row of rows) expect(at(r, `scenarios.${sc}.targets.${row}.errors`), `${sc} ${row}`).toBe(0);
@@ -132,11 +135,12 @@ describe.skipIf(missing.length > 0 && !inCI)('npm run bench -- --quick', () => {
         expect(at(r, 'scenarios.budgetsRedis.targets.budget_redis.errors')).toBe(0);
         expect(at(r, 'scenarios.budgetsRedis.redis_round_trips_per_request')).toBeTypeOf('number');
       }
-      // The goals table: 7 goals of issue #8, 4 of issue #16, 5 of issue #17, 1 of issue #18, 3 of
-      // issue #19 (cold start and stream memory), each naming its issue.
+      // The goals table: 7 goals of issue #8, 4 of issue #16, 5 of issue #17, 1 of issue #18, 7 of
+      // issue #19 (realistic profile CPU and req/s, first SSE event, stream memory ×2, image p99
+      // ratio, cold start), each naming its issue.
       const goals = r.goals as { issue: number }[];
-      expect(goals.length).toBe(20);
-      expect(goals.map((g) => g.issue)).toEqual([...Array(7).fill(8), ...Array(4).fill(16), ...Array(5).fill(17), 18, ...Array(3).fill(19)]);
+      expect(goals.length).toBe(24);
+      expect(goals.map((g) => g.issue)).toEqual([...Array(7).fill(8), ...Array(4).fill(16), ...Array(5).fill(17), 18, ...Array(7).fill(19)]);
       expect(at(r, 'scenarios.dashboard.targets.dashboard_on.errors')).toBe(0);
       expect(at(r, 'scenarios.dashboard.settings.updates')).toBeGreaterThan(0);
       // The req/s goal shows the --workers 2 ratio too (the issue lets workers carry it).
