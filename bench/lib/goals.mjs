@@ -59,7 +59,8 @@ export function evaluateGoals(results) {
   const relayed = r(['cache', 'targets', 'relayed', 'cpu_us_per_req']);
   add('cache hit costs less CPU than the relayed answer', hit == null || relayed == null ? null : `${show(hit)} µs vs ${show(relayed)} µs`, hit != null && relayed != null && hit < relayed);
   const hitRatio = r(['cache', 'hit_rps_ratio']);
-  add('cache hit req/s ≥ 3× the relayed answer', hitRatio == null ? null : `${show(hitRatio)}×`, hitRatio != null && hitRatio >= 3);
+  const refusedRatio = r(['cache', 'refused_rps_ratio']);
+  add('cache hit req/s ≥ 3× the relayed answer', hitRatio == null ? null : `${show(hitRatio)}×${refusedRatio == null ? '' : ` (the route's cheapest answer, a 401: ${show(refusedRatio)}×)`}`, hitRatio != null && hitRatio >= 3);
   const miss = r(['cache', 'miss_added_cpu_us']);
   add('cache miss (unique bodies) adds ≤ 10 µs CPU per request', miss, miss != null && miss <= 10, ' µs');
   const na = r(['cache', 'not_applicable_added_cpu_us']);

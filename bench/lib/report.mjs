@@ -201,7 +201,7 @@ export function renderMarkdown(results, analysis = '') {
     out.push('');
     const c = s.cache;
     if (c?.targets) {
-      out.push(`${featureIntro(c)} POST of a ${c.settings.bodyBytes}-byte embeddings request to \`/v1/embeddings\`, answered with ${int(c.settings.answerBytes)} bytes of JSON; memory store. Rows: the route without a cache (relayed); the cached route answering from the store (hit, the same body every time); a unique body per request (wrk's Lua \`request()\` numbers each one) on both routes, so every request on the cached route is a real miss (keyed, sent upstream, recorded and stored); a route whose \`cache.paths\` do not match the request (cache configured, not applicable).`);
+      out.push(`${featureIntro(c)} POST of a ${c.settings.bodyBytes}-byte embeddings request to \`/v1/embeddings\`, answered with ${int(c.settings.answerBytes)} bytes of JSON; memory store. Rows: the route without a cache (relayed); the cached route answering from the store (hit, the same body every time); a unique body per request (wrk's Lua \`request()\` numbers each one) on both routes, so every request on the cached route is a real miss (keyed, sent upstream, recorded and stored); a route whose \`cache.paths\` do not match the request (cache configured, not applicable); the same POST without a token, refused with 401 before its body is read (the cheapest answer the route gives: a bound on what a hit can reach).`);
       out.push('');
       out.push(table(featureHead, [
         featureRow('relayed (no cache)', c.targets.relayed),
@@ -209,9 +209,10 @@ export function renderMarkdown(results, analysis = '') {
         featureRow('relayed, unique bodies', c.targets.relayed_unique),
         featureRow('miss, unique bodies', c.targets.miss),
         featureRow('cache configured, path not cached', c.targets.not_applicable),
+        ...(c.targets.refused ? [featureRow('refused (401, no token)', c.targets.refused)] : []),
       ]));
       out.push('');
-      out.push(`A hit serves **${fmt(c.hit_rps_ratio, 2)}×** the relayed req/s for ${fmt(c.hit_cpu_us_saved, 1)} µs less CPU; a miss adds **${signed(c.miss_added_cpu_us, 1)} µs**, a route with a cache whose paths do not match **${signed(c.not_applicable_added_cpu_us, 1)} µs**.`);
+      out.push(`A hit serves **${fmt(c.hit_rps_ratio, 2)}×** the relayed req/s for ${fmt(c.hit_cpu_us_saved, 1)} µs less CPU${c.refused_rps_ratio != null ? ` (a refusal: ${fmt(c.refused_rps_ratio, 2)}×)` : ''}; a miss adds **${signed(c.miss_added_cpu_us, 1)} µs**, a route with a cache whose paths do not match **${signed(c.not_applicable_added_cpu_us, 1)} µs**.`);
       out.push('');
     }
     const cs2 = s.cacheSse;

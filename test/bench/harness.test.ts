@@ -83,8 +83,9 @@ function requiredFigures(): string[] {
     'scenarios.budgets.added_cpu_us',
     ...['no_budget', 'budget_memory'].flatMap((r) => ['delay_p50_ms', 'delay_p99_ms'].map((f) => `scenarios.budgetSse.targets.${r}.${f}`)),
     'scenarios.budgetSse.added_delay_p99_ms',
-    ...['relayed', 'hit', 'relayed_unique', 'miss', 'not_applicable'].flatMap((r) => ['rps', 'p99_ms', 'cpu_us_per_req'].map((f) => `scenarios.cache.targets.${r}.${f}`)),
+    ...['relayed', 'hit', 'relayed_unique', 'miss', 'not_applicable', 'refused'].flatMap((r) => ['rps', 'p99_ms', 'cpu_us_per_req'].map((f) => `scenarios.cache.targets.${r}.${f}`)),
     'scenarios.cache.hit_rps_ratio',
+    'scenarios.cache.refused_rps_ratio',
     'scenarios.cache.miss_added_cpu_us',
     'scenarios.cache.not_applicable_added_cpu_us',
     ...['no_cache', 'cache_recording'].flatMap((r) => ['delay_p50_ms', 'delay_p99_ms'].map((f) => `scenarios.cacheSse.targets.${r}.${f}`)),
@@ -126,7 +127,7 @@ describe.skipIf(missing.length > 0 && !inCI)('npm run bench -- --quick', () => {
       for (const t of ['undici-floor', 'relay-w2']) for (const sc of ['small50', 'conn1']) expect(at(r, `scenarios.${sc}.targets.${t}.errors`), `${sc} ${t}`).toBe(0);
       expect(at(r, 'scenarios.small50.targets.relay-plain.errors'), 'small50 relay-plain').toBe(0);
       expect(at(r, 'scenarios.images.paced_busy.errors')).toBe(0);
-      for (const [sc, rows] of [['jwt', ['shared_token', 'jwt_es256']], ['budgets', ['no_budget', 'budget_memory']], ['cache', ['relayed', 'hit', 'relayed_unique', 'miss', 'not_applicable']]] as const) {
+      for (const [sc, rows] of [['jwt', ['shared_token', 'jwt_es256']], ['budgets', ['no_budget', 'budget_memory']], ['cache', ['relayed', 'hit', 'relayed_unique', 'miss', 'not_applicable', 'refused']]] as const) {
         for (const row of rows) expect(at(r, `scenarios.${sc}.targets.${row}.errors`), `${sc} ${row}`).toBe(0);
       }
       for (const sc of ['budgetSse', 'cacheSse']) for (const row of Object.keys(at(r, `scenarios.${sc}.targets`) as Json)) expect(at(r, `scenarios.${sc}.targets.${row}.errors`), `${sc} ${row}`).toBe(0);
