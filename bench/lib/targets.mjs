@@ -18,13 +18,13 @@ export const CLIENT_HEADERS = { 'x-proxy-token': TOKEN, origin: ORIGIN };
 export const TARGETS = ['direct', 'relay', 'nginx', 'fastify', 'http-proxy'];
 /**
  * Reference rows, each measured only where it means something: the floor of any node:http +
- * undici proxy (no features) in the small-JSON and open-streams scenarios, the relay on both
+ * undici proxy (no features) in the small-JSON, SSE and open-streams scenarios, the relay on both
  * cores (`--workers 2`) in the small-JSON ones, and the single executable (built by the bench
  * from the current sources, scripts/build-binary.mjs) in the cold start.
  */
 export const REFERENCE = ['undici-floor', 'relay-w2', 'relay-plain', 'relay-binary'];
 export const REFERENCE_SCENARIOS = {
-  'undici-floor': ['small50', 'conn1', 'openStreams', 'openStreams10k'],
+  'undici-floor': ['small50', 'conn1', 'sse64', 'openStreams', 'openStreams10k'],
   'relay-w2': ['small50', 'conn1'],
   'relay-plain': ['small50'],
   'relay-binary': ['coldStart'],

@@ -51,6 +51,8 @@ function requiredFigures(): string[] {
     for (const f of ['rps', 'p99_ms', 'cpu_us_per_req']) p.push(`scenarios.small50.targets.${t}.${f}`);
     p.push(`scenarios.conn1.targets.${t}.added_p50_ms`);
   }
+  // The floor's added time to first SSE event (issue #19, goal 2).
+  p.push('scenarios.sse64.targets.undici-floor.added_ttfe_ms');
   // The plain route (issue #19): the relay without token, CORS or key, small JSON at c=50.
   for (const f of ['rps', 'p99_ms', 'cpu_us_per_req']) p.push(`scenarios.small50.targets.relay-plain.${f}`);
   // The bare floor holds open streams too (per-stream memory is compared with it).
