@@ -117,7 +117,7 @@ export function buildView(feed: DashboardFeed, src: RelaySource, type: Dashboard
   const disabled: string[] = [];
   for (const r of table.routes) {
     if (r.disabledReason) disabled.push(r.name);
-    else if (r.credentials?.problem()) failing.push(r.name);
+    else if (r.credentials?.problem() || r.transformProblem?.()) failing.push(r.name);
     const view = r.credentials?.describe?.();
     if (view?.kind === 'keys') {
       pools.push({ route: r.name, keys: view.keys.map((k) => ({ alias: k.alias, serving: k.restingUntil === 0, restingUntil: k.restingUntil, lastError: k.lastError ?? null })) });

@@ -14,6 +14,7 @@ import type { JwtClient } from '../policy/jwt.js';
 import { compileCors } from '../policy/cors.js';
 import { createRateLimiter } from '../policy/rate-limit.js';
 import { compileTransforms } from '../transforms/index.js';
+import { imageLibraryProblem } from '../transforms/image-library.js';
 import type { PoolRegistry, UpstreamPool } from '../upstream/dispatcher.js';
 import { createKeyPool } from '../upstream/credentials/key-pool.js';
 import { createOAuthSource } from '../upstream/credentials/oauth.js';
@@ -50,6 +51,12 @@ export interface CompileDeps {
   budgetClock?: () => number;
   /** Keeps the response-cache store across reloads; absent: a registry per table. */
   caches?: CacheRegistry;
+  /**
+   * `check`: load sharp while compiling, so a route with png-to-jpeg on a host where it cannot
+   * load is a config problem at that route's `transforms`. `serve` leaves it unset: sharp loads
+   * after the relay listens (relay.ts), and a failure disables only the image routes.
+   */
+  loadImageLibrary?: boolean;
 }
 
 export async function compileTable(loaded: LoadedConfig, deps: CompileDeps): Promise<RouteTable> {
@@ -205,6 +212,7 @@ async function compileRoute(
       ...(loaded.config.server.imageConversions ? { conversions: loaded.config.server.imageConversions } : {}),
       log: deps.log,
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
+      ...(deps.loadImageLibrary ? { loadImageLibrary: true } : {}),
     });
   } catch (err) {
     await deps.pools.release(pool);
@@ -264,6 +272,7 @@ async function compileRoute(
     forwardClientIp: rc.forwardClientIp,
     forwardPrefix: rc.forwardPrefix,
     transform,
+    transformProblem: rc.transforms.some((t) => 'png-to-jpeg' in t) ? imageLibraryProblem : undefined,
     usage: rc.usage === 'auto',
     budgets: rc.budget.length && budgets ? new RouteBudgets(name, rc.budget, budgets, holdTtl(rc)) : undefined,
     cache: rc.cache && cache ? compileRouteCache(rc, cache) : undefined,

@@ -49,6 +49,12 @@ export interface CompiledRoute {
   forwardClientIp: boolean;
   forwardPrefix: boolean;
   transform: TransformPlanner | undefined;
+  /**
+   * Set on routes with png-to-jpeg: returns why their transforms cannot run (sharp failed to load
+   * after the relay started, image-library.ts). While it does, the route answers 503
+   * route_disabled and readyPath reports it failing.
+   */
+  transformProblem: (() => string | undefined) | undefined;
   /** Read token usage from responses (`usage: auto`). */
   usage: boolean;
   /** The route's budgets; undefined when it has none. */

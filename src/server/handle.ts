@@ -159,6 +159,12 @@ function route(x: Exchange & { state: RelayState }, state: RelayState): void {
   }
   // Disabled routes answer before token checks: it may be the token variable that is missing.
   if (r.disabledReason) return reject(x, new RelayError('route_disabled', `route ${r.name} is disabled: ${r.disabledReason}`));
+  // png-to-jpeg whose image library failed to load after the relay started: refused before it
+  // reaches upstream, where an image would be generated (and paid for) only to go unconverted.
+  if (r.transformProblem !== undefined) {
+    const problem = r.transformProblem();
+    if (problem) return reject(x, new RelayError('route_disabled', `route ${r.name} is disabled: ${problem}`));
+  }
   if (r.methods && !r.methods.has(x.method)) {
     return reject(x, new RelayError('method_not_allowed', `method ${x.method} is not allowed on route ${r.name}`, { headers: { allow: r.allowHeader } }));
   }
@@ -401,7 +407,7 @@ function ready(x: Exchange, state: RelayState): void {
     status: state.phase,
     routes: state.table.routes.map((r) => {
       if (r.disabledReason) return { name: r.name, state: 'disabled', reason: r.disabledReason, ...(r.disabled ? { missing: r.disabled } : {}) };
-      const problem = state.routeProblem?.(r) ?? r.credentials?.problem() ?? r.auth.problem();
+      const problem = state.routeProblem?.(r) ?? r.credentials?.problem() ?? r.auth.problem() ?? r.transformProblem?.();
       return problem ? { name: r.name, state: 'failing', problem } : { name: r.name, state: 'ok' };
     }),
   });

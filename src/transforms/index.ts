@@ -1,7 +1,9 @@
 /**
  * Compiles a route's `transforms:` list into a TransformPlanner (see types.ts), once, at startup:
- * sharp is loaded and plugin modules are imported and shape-checked here, so a broken transform
- * fails the start with the file's name instead of failing some later response.
+ * plugin modules are imported and shape-checked here, so a broken plugin fails the start with the
+ * file's name instead of failing some later response. sharp is not loaded here (unless
+ * `loadImageLibrary`): png-to-jpeg holds a handle that the relay loads once it listens
+ * (image-library.ts).
  */
 import type { TransformConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -25,6 +27,11 @@ export interface TransformCompileOptions {
    * the default, CPU count − 1 (semaphore.ts). Applied when a route uses png-to-jpeg.
    */
   conversions?: number;
+  /**
+   * Load sharp now and fail the compile if it cannot load (`check`). Otherwise png-to-jpeg only
+   * takes a handle to it, loaded after the relay listens (image-library.ts).
+   */
+  loadImageLibrary?: boolean;
 }
 
 export async function compileTransforms(
@@ -36,7 +43,7 @@ export async function compileTransforms(
   for (const item of list) {
     if ('png-to-jpeg' in item) {
       setConversionConcurrency(opts.conversions);
-      compiled.push(await compilePngToJpeg(item['png-to-jpeg']));
+      compiled.push(await compilePngToJpeg(item['png-to-jpeg'], { loadImageLibrary: opts.loadImageLibrary ?? false }));
     } else {
       compiled.push(await loadPlugin(item, opts.configDir));
     }

@@ -3,7 +3,8 @@
  * `module:` transforms; for event streams the relay calls it once per event.
  */
 import type { PngToJpegOptions } from '../config/schema.js';
-import { loadSharp, type SharpFn } from '../native/sharp-loader.js';
+import type { SharpFn } from '../native/sharp-loader.js';
+import { imageLibrary } from './image-library.js';
 import type { CompiledTransform, ResponseTransform, TransformContext } from './types.js';
 import { hasPngSignature, readPngSize, startsLikeBase64Png } from './png.js';
 import { DATA_URL_PREFIX, findImageSlots, parseFieldPath, replaceSlot, type FieldPath, type ImageSlot } from './json-images.js';
@@ -88,7 +89,12 @@ export interface PngToJpegTuning {
   liftMin?: number;
 }
 
-export function createPngToJpeg(sharp: SharpFn, options: PngToJpegOptions, tuning: PngToJpegTuning = {}): ResponseTransform {
+/**
+ * `getSharp` is awaited only when a PNG was found, so responses without images never wait for
+ * sharp to load (image-library.ts); if it cannot load, the transform fails and the relay sends
+ * the original body (spec §4.10).
+ */
+export function createPngToJpeg(getSharp: () => Promise<SharpFn>, options: PngToJpegOptions, tuning: PngToJpegTuning = {}): ResponseTransform {
   const fields: FieldPath[] | undefined = options.fields?.map(parseFieldPath);
   const liftMin = tuning.liftMin ?? DEFAULT_LIFT_MIN;
   const conv: ConvertOptions = {
@@ -122,7 +128,7 @@ export function createPngToJpeg(sharp: SharpFn, options: PngToJpegOptions, tunin
         if (!startsLikeBase64Png(text)) return false;
         const png = await decodeBase64(text);
         if (!png || !hasPngSignature(png)) return false;
-        const out = await convertPng(sharp, png, conv, ctx.signal);
+        const out = await convertPng(await getSharp(), png, conv, ctx.signal);
         if (typeof out === 'string') {
           skipped.push({ path: slot.path, reason: out });
           return false;
@@ -147,7 +153,7 @@ export function createPngToJpeg(sharp: SharpFn, options: PngToJpegOptions, tunin
     async transform(body, ctx) {
       // Never trust Content-Type: whatever it says, a body that is a PNG is converted as one.
       if (hasPngSignature(body)) {
-        const out = await convertPng(sharp, body, conv, ctx.signal);
+        const out = await convertPng(await getSharp(), body, conv, ctx.signal);
         if (typeof out === 'string') {
           ctx.log.warn({ transform: 'png-to-jpeg', reason: out }, 'png-to-jpeg left the image untouched');
           return body;
@@ -161,22 +167,17 @@ export function createPngToJpeg(sharp: SharpFn, options: PngToJpegOptions, tunin
   };
 }
 
-let sharpTuned = false;
-
-/** Loads sharp (lazily: only when a route uses png-to-jpeg) and builds the compiled transform. */
-export async function compilePngToJpeg(options: PngToJpegOptions): Promise<CompiledTransform> {
-  const sharp = await loadSharp();
-  if (!sharpTuned) {
-    // One libvips thread per image and no operation cache: parallelism comes from the
-    // process-wide slot count instead, so memory and CPU stay bounded on a small VPS.
-    sharp.concurrency(1);
-    sharp.cache(false);
-    sharpTuned = true;
-  }
+/**
+ * Builds the compiled transform without loading sharp: it holds the process-wide handle
+ * (image-library.ts), which startRelay starts loading once the relay listens. `loadImageLibrary`
+ * (`check`) loads it here instead, so a missing library fails the compile as a config problem.
+ */
+export async function compilePngToJpeg(options: PngToJpegOptions, opts: { loadImageLibrary?: boolean } = {}): Promise<CompiledTransform> {
   // Validate paths at startup, not per response.
   options.fields?.forEach(parseFieldPath);
+  if (opts.loadImageLibrary) await imageLibrary();
   return {
-    transform: createPngToJpeg(sharp, options),
+    transform: createPngToJpeg(imageLibrary, options),
     options: { ...options },
     timeout: PNG_TO_JPEG_TIMEOUT,
     wants(prefix, { headers }) {

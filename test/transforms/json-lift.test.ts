@@ -115,8 +115,8 @@ describe('png-to-jpeg: lifted path = parsed path', () => {
     const body = Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc));
     const logA = captureLog();
     const logB = captureLog();
-    const a = await createPngToJpeg(sharp, opts, { liftMin: Infinity }).transform(body, ctx(logA.log, event));
-    const b = await createPngToJpeg(sharp, opts, { liftMin: 256 }).transform(body, ctx(logB.log, event));
+    const a = await createPngToJpeg(async () => sharp, opts, { liftMin: Infinity }).transform(body, ctx(logA.log, event));
+    const b = await createPngToJpeg(async () => sharp, opts, { liftMin: 256 }).transform(body, ctx(logB.log, event));
     const parsed = Buffer.isBuffer(a) ? a : a.body;
     const lifted = Buffer.isBuffer(b) ? b : b.body;
     expect(logB.warnings().length).toBe(logA.warnings().length);

@@ -15,7 +15,8 @@ export async function runCheck(opts: CheckFlags): Promise<void> {
   // Compile too (then discard): unreadable CA files, broken plugins and a missing image
   // library fail `check` exactly as they would fail `serve`.
   const pools = new PoolRegistry();
-  const table = await compileTable(loaded, { pools, log: silentLogger(), env });
+  // loadImageLibrary: serve loads sharp only after it listens; check loads it now.
+  const table = await compileTable(loaded, { pools, log: silentLogger(), env, loadImageLibrary: true });
   const unavailable = new Map(table.routes.filter((r) => r.disabledReason).map((r) => [r.name, r.disabledReason!]));
   await table.dispose();
   await pools.destroyAll();

@@ -1,0 +1,68 @@
+/**
+ * png-to-jpeg holds a handle to sharp instead of loading it while routes compile
+ * (src/transforms/image-library.ts): compiling loads nothing native, the first conversion loads
+ * sharp and waits for it, and sharp is tuned (one libvips thread, no operation cache) before that
+ * conversion. In-process; the shipped CLI's side is test/transforms/lazy-sharp.test.ts.
+ */
+import zlib from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { loadSharp } from '../../src/native/sharp-loader.js';
+import { imageLibraryFailure, imageLibraryProblem, summary } from '../../src/transforms/image-library.js';
+import { inspect, planner, runResponse } from './helpers.js';
+
+// Every native addon goes through process.dlopen: record which ones this test file loads.
+const opened: string[] = [];
+const dlopen = process.dlopen;
+process.dlopen = function (module: { exports: unknown }, filename: string, ...rest: unknown[]) {
+  opened.push(String(filename));
+  return (dlopen as (...a: unknown[]) => void).call(process, module, filename, ...rest);
+} as typeof process.dlopen;
+
+describe('image library handle', () => {
+  it('compiling png-to-jpeg loads no sharp; the first conversion loads it, tuned', async () => {
+    const plan = await planner([{ 'png-to-jpeg': {} }]);
+    expect(opened.filter((f) => f.includes('sharp'))).toEqual([]);
+
+    const out = await runResponse(plan, 200, { 'content-type': 'image/png' }, [handMadePng()]);
+    expect(out.planned).toBe(true);
+    expect(out.sink.headers['content-type']).toBe('image/jpeg');
+    expect(opened.some((f) => f.includes('sharp'))).toBe(true);
+    expect((await inspect(out.sink.body())).format).toBe('jpeg');
+
+    const sharp = await loadSharp();
+    expect(sharp.concurrency()).toBe(1);
+    expect(sharp.cache()).toMatchObject({ memory: { max: 0 }, files: { max: 0 }, items: { max: 0 } });
+    expect(imageLibraryFailure()).toBeUndefined();
+    expect(imageLibraryProblem()).toBeUndefined();
+  });
+
+  it('a problem is one line: sharp\'s install advice stays in the log', () => {
+    const err = new Error('Could not load the "sharp" module using the linux-x64 runtime\n/x/sharp.node: cannot open shared object file\nPossible solutions:\n- npm install --include=optional sharp');
+    expect(summary(err)).toBe('Could not load the "sharp" module using the linux-x64 runtime: /x/sharp.node: cannot open shared object file');
+    expect(summary(new Error('cannot load the image library (sharp/libvips): /c is on a filesystem mounted noexec'))).toBe('cannot load the image library (sharp/libvips): /c is on a filesystem mounted noexec');
+  });
+});
+
+/** A valid 2x2 RGBA PNG built by hand: making it with sharp would load sharp before the test. */
+function handMadePng(): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(2, 0);
+  ihdr.writeUInt32BE(2, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 6; // RGBA
+  const row = Buffer.from([0, 255, 0, 0, 128, 255, 0, 0, 128]); // filter byte + 2 pixels
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(Buffer.concat([row, row]))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
