@@ -90,8 +90,20 @@ export function evaluateGoals(results) {
     ttfe != null && ttfe <= 0.2,
   );
   // Goal 3: per-stream memory against the floor, and 10,000 streams in one process.
-  const vsFloor = r(['openStreams10k', 'kb_per_stream_vs_floor']);
-  add('memory per open SSE stream ≤ 1.2× the bare undici floor', vsFloor, vsFloor != null && vsFloor <= 1.2, '×');
+  // From the 10,000-stream rows; when the floor could not hold its streams there, from the
+  // 5,000-stream rows of the same run (both rows full).
+  let vsFloor = r(['openStreams10k', 'kb_per_stream_vs_floor']);
+  let at = '';
+  if (vsFloor == null) {
+    const full = (t) => t != null && t.kb_per_stream != null && t.opened >= (t.streams ?? 0) * 0.95;
+    const rel = r(['openStreams', 'targets', 'relay']);
+    const flo = r(['openStreams', 'targets', 'undici-floor']);
+    if (full(rel) && full(flo)) {
+      vsFloor = Math.round((100 * rel.kb_per_stream) / flo.kb_per_stream) / 100;
+      at = ` (at 5,000 streams: ${show(rel.kb_per_stream)} vs ${show(flo.kb_per_stream)} KB)`;
+    }
+  }
+  add('memory per open SSE stream ≤ 1.2× the bare undici floor', vsFloor == null ? null : `${show(vsFloor)}×${at}`, vsFloor != null && vsFloor <= 1.2);
   const s10 = r(['openStreams10k', 'settings', 'streams']);
   const rss10 = r(['openStreams10k', 'targets', 'relay', 'rss_mb_at_target']);
   const lim10 = r(['openStreams10k', 'targets', 'relay', 'limited_by_open_files']);
