@@ -4,20 +4,13 @@
  * `.env` with real env winning, and SIGTERM → drain → exit 0.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/redis.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('ai-relay CLI', () => {
   let dir: string;

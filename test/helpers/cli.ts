@@ -94,3 +94,17 @@ export async function runCli(args: string[], opts: { cwd?: string; env?: Record<
     clearTimeout(timer);
   }
 }
+
+/** Polls `url`/health every `everyMs` until the first 200; throws with the process output when it exits or `ms` pass. */
+export async function waitForHealth(url: string, cli: CliProcess, { ms = 15_000, everyMs = 20 }: { ms?: number; everyMs?: number } = {}): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > end || cli.child.exitCode !== null) throw new Error(`no 200 on /health:\n${cli.stdout()}\n${cli.stderr()}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -11,14 +11,14 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliProcess } from '../helpers/cli.js';
+import { waitForHealth, type CliProcess } from '../helpers/cli.js';
+import { tinyPng } from '../helpers/png.js';
+import { freePort } from '../helpers/redis.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -27,13 +27,6 @@ const BUNDLE_DIR = path.join(ROOT, 'dist', 'bundle');
 const BIN = path.join(ROOT, 'bin', 'ai-relay.js');
 const LAZY = ['ioredis', 'socks', '@peculiar/x509', 'reflect-metadata', 'prom-client', 'sharp'];
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** npm package names among the loaded files (file:// URLs and paths), e.g. "@img/sharp-linux-x64". */
 function packagesIn(log: string): Set<string> {
@@ -62,18 +55,6 @@ function bundledPackagesIn(log: string): Set<string> {
   return names;
 }
 
-async function waitForHealth(url: string, cli: CliProcess, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const ok = await fetch(`${url}/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return;
-    if (Date.now() > end || cli.child.exitCode !== null) throw new Error(`no 200 on /health:\n${cli.stdout()}\n${cli.stderr()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('cold start: serve loads only what the config needs', () => {
   let dir: string;
@@ -215,30 +196,6 @@ describe('cold start: serve loads only what the config needs', () => {
   });
 });
 
-/** A valid 2x2 RGBA PNG (red, semi-transparent), built by hand: no image library in the test. */
-function tinyPng(): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(zlib.crc32(body));
-    return Buffer.concat([len, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(2, 0);
-  ihdr.writeUInt32BE(2, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 6; // RGBA
-  const row = Buffer.from([0, 255, 0, 0, 128, 255, 0, 0, 128]); // filter byte + 2 pixels
-  const raw = Buffer.concat([row, row]);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', zlib.deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 /** Like the helper's startCli, for another entry file. */
 async function spawnEntry(entry: string, args: string[], env: Record<string, string>): Promise<CliProcess> {

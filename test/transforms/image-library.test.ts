@@ -4,10 +4,10 @@
  * sharp and waits for it, and sharp is tuned (one libvips thread, no operation cache) before that
  * conversion. In-process; the shipped CLI's side is test/transforms/lazy-sharp.test.ts.
  */
-import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { loadSharp } from '../../src/native/sharp-loader.js';
 import { imageLibraryFailure, imageLibraryProblem, summary } from '../../src/transforms/image-library.js';
+import { tinyPng } from '../helpers/png.js';
 import { inspect, planner, runResponse } from './helpers.js';
 
 // Every native addon goes through process.dlopen: record which ones this test file loads.
@@ -23,7 +23,7 @@ describe('image library handle', () => {
     const plan = await planner([{ 'png-to-jpeg': {} }]);
     expect(opened.filter((f) => f.includes('sharp'))).toEqual([]);
 
-    const out = await runResponse(plan, 200, { 'content-type': 'image/png' }, [handMadePng()]);
+    const out = await runResponse(plan, 200, { 'content-type': 'image/png' }, [tinyPng()]);
     expect(out.planned).toBe(true);
     expect(out.sink.headers['content-type']).toBe('image/jpeg');
     expect(opened.some((f) => f.includes('sharp'))).toBe(true);
@@ -43,26 +43,3 @@ describe('image library handle', () => {
   });
 });
 
-/** A valid 2x2 RGBA PNG built by hand: making it with sharp would load sharp before the test. */
-function handMadePng(): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(zlib.crc32(body));
-    return Buffer.concat([len, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(2, 0);
-  ihdr.writeUInt32BE(2, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 6; // RGBA
-  const row = Buffer.from([0, 255, 0, 0, 128, 255, 0, 0, 128]); // filter byte + 2 pixels
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', zlib.deflateSync(Buffer.concat([row, row]))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}

@@ -10,12 +10,12 @@
  *    `check` still fails with exit 1 at the route's `transforms`, as before.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startCli, type CliProcess } from '../helpers/cli.js';
+import { runCli, startCli, waitForHealth, type CliProcess } from '../helpers/cli.js';
+import { freePort } from '../helpers/redis.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
 import { inspect, makePng } from './helpers.js';
 
@@ -23,27 +23,7 @@ const BREAK_SHARP = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fix
 /** The preload needs node flags, which a single executable (AI_RELAY_CLI=<binary>) does not take. */
 const takesNodeFlags = [undefined, '', 'bin', 'tsc'].includes(process.env.AI_RELAY_CLI);
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-/** Polls /health every 2 ms (as the bench's cold-start scenario does) until the first 200. */
-async function firstHealth(url: string, cli: CliProcess, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const ok = await fetch(`${url}/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return;
-    if (Date.now() > end || cli.child.exitCode !== null) throw new Error(`no 200 on /health:\n${cli.stdout()}\n${cli.stderr()}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 async function stop(cli: CliProcess): Promise<number | null> {
   cli.child.kill('SIGTERM');
@@ -112,7 +92,7 @@ describe('sharp loads after the relay listens', () => {
     const cli = await startCli(['serve', '--config', file]);
     const url = `http://127.0.0.1:${port}`;
     try {
-      await firstHealth(url, cli);
+      await waitForHealth(url, cli, { everyMs: 2 }); // as the bench's cold-start scenario polls
       const r = await fetch(`${url}/images/first.png`);
       expect(r.status).toBe(200);
       expect(r.headers.get('content-type')).toBe('image/jpeg');
@@ -138,7 +118,7 @@ describe('sharp loads after the relay listens', () => {
     const cli = await startCli(['serve', '--config', file], { nodeArgs: ['--import', BREAK_SHARP] });
     const url = `http://127.0.0.1:${port}`;
     try {
-      await firstHealth(url, cli);
+      await waitForHealth(url, cli, { everyMs: 2 }); // as the bench's cold-start scenario polls
       await cli.waitFor(/failed to load/, 10_000);
 
       const ready = await fetch(`${url}/ready`);
