@@ -38,7 +38,7 @@ import { startForwardProxy, type ForwardProxy } from './forward-proxy/index.js';
 import { relayVersion } from './version.js';
 import { logBanner } from './server/banner.js';
 import { isSse } from './metrics/relay-metrics.js';
-import { imageLibrary, imageLibraryFailure, summary } from './transforms/image-library.js';
+import { imageWarmup } from './transforms/image-warmup.js';
 import type { Dashboard } from './dashboard/index.js';
 
 export interface StartOptions {
@@ -99,13 +99,6 @@ export interface Relay {
   state: RelayState;
 }
 
-/**
- * With no request before it, sharp starts loading this long after the relay listens: long enough
- * for a health check sent at once to be answered first, short enough that sharp is loaded (or its
- * failure shows in readyPath) long before any realistic first image.
- */
-const IMAGE_LOAD_DELAY = 50;
-
 /** Server settings that only a restart can apply (the listener is built from them). */
 const RESTART_KEYS = ['host', 'port', 'tls', 'tls.http2', 'limits.maxHeaderSize'] as const;
 
@@ -134,8 +127,8 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     inFlight.delete(x);
     metrics.exchangeDone(x);
   }
-  /** Set until sharp starts loading (watchImages, after listen). */
-  let startImages: (() => void) | undefined;
+  // sharp loads after listen (image-warmup.ts); `closing` is read only once the relay runs.
+  const images = imageWarmup(log, () => state.table, () => closing !== undefined);
   const state: RelayState = {
     table,
     phase: 'starting',
@@ -145,7 +138,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     log,
     onExchangeStart(x) {
       inFlight.add(x);
-      if (startImages !== undefined) startImages(); // the first request: sharp loads after it (below)
+      if (images.onFirstRequest !== undefined) images.onFirstRequest(); // sharp loads after the first request
       // While draining, answers close their HTTP/1.1 connection: the client's next request
       // opens a new one, which the load balancer sends elsewhere.
       if (state.phase === 'draining') closeAfterResponse(x);
@@ -249,47 +242,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
   state.phase = 'ready';
   logBanner(log, loaded, table, listener.url);
   warmKeySets(table);
-  // sharp (png-to-jpeg) loads only once the relay listens, not before: sharp's JavaScript, its
-  // native addon and libvips cost 35–85 ms of CPU the first /health need not wait for. It starts on
-  // the turn after the first request is accepted, or IMAGE_LOAD_DELAY ms after listening if none
-  // came: the first request after a start is usually a health check (a supervisor, a load
-  // balancer, the bench), and the load is ~20–25 ms of synchronous work in the single executable
-  // (require + dlopen) that would hold its answer back. A response that needs sharp waits for it.
-  let imagesWatched = false;
-  const imageRoutes = (t: RouteTable): string[] => t.routes.filter((r) => r.transformProblem && !r.disabledReason).map((r) => r.name);
-  const imagesFailed = (routes: string[], err: Error): void => {
-    if (!routes.length) return;
-    log.error(
-      { routes, err: err.message },
-      `the image library (sharp/libvips) failed to load: ${summary(err)}. png-to-jpeg cannot run, so route${routes.length > 1 ? 's' : ''} ${routes.join(', ')} answer${routes.length > 1 ? '' : 's'} 503 route_disabled (readyPath shows it); the other routes serve. Fix it and restart the relay.`,
-    );
-  };
-  const loadImages = (): void => {
-    startImages = undefined;
-    clearTimeout(imagesTimer);
-    setImmediate(() => {
-      if (closing) return;
-      const t0 = performance.now();
-      imageLibrary().then(
-        () => log.debug({ dur_ms: Math.round(performance.now() - t0) }, 'image library (sharp) loaded'),
-        (err: unknown) => imagesFailed(imageRoutes(state.table), err as Error),
-      );
-    });
-  };
-  let imagesTimer: NodeJS.Timeout | undefined;
-  /** Loads sharp when table `t` needs it (see above); a failure is logged once per table, naming its routes. */
-  const watchImages = (t: RouteTable): void => {
-    const routes = imageRoutes(t);
-    if (!routes.length) return;
-    const failed = imageLibraryFailure();
-    if (failed) return imagesFailed(routes, failed); // a reload onto a relay that already lost it
-    if (imagesWatched) return;
-    imagesWatched = true;
-    startImages = loadImages;
-    imagesTimer = setTimeout(loadImages, IMAGE_LOAD_DELAY);
-    imagesTimer.unref();
-  };
-  watchImages(table);
+  images.watch(table); // png-to-jpeg routes: sharp loads now that the relay listens
   let current: ServerConfig = cfg.server;
 
   const applyReload = async (next: LoadedConfig | (() => LoadedConfig)) => {
@@ -334,7 +287,7 @@ export async function startRelay(loaded: LoadedConfig, opts: StartOptions = {}):
     const old = state.table;
     state.table = fresh; // the swap: new requests use `fresh` from here on
     warmKeySets(fresh);
-    watchImages(fresh); // sharp, once loaded, serves every table; a new image route may start it
+    images.watch(fresh); // sharp, once loaded, serves every table; a new image route may start it
     state.extraEndpoints = endpointsFor(fresh);
     if (JSON.stringify(nextServer.dashboard?.listen) !== JSON.stringify(current.dashboard?.listen)) {
       log.warn('server.dashboard.listen changed: restart the relay to apply');

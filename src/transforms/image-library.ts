@@ -1,8 +1,8 @@
 /**
  * sharp for png-to-jpeg: one handle for every route and every route table of the process.
  * Compiling a route does not load it (sharp's JavaScript, its native addon and libvips cost
- * 35–85 ms of CPU that the first `/health` need not wait for): `startRelay` starts the load right
- * after the listener opens, and a conversion that comes first starts it itself. A response that
+ * 35–85 ms of CPU that the first `/health` need not wait for): a running relay starts the load
+ * once it listens (image-warmup.ts), and a conversion that comes first starts it itself. A response that
  * needs sharp while it loads waits for it. `check` awaits it while compiling, so a missing image
  * library still fails the check (compileTransforms' `loadImageLibrary`).
  *

@@ -9,9 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { APP_CSS, APP_JS, LOGIN_HTML } from '../../src/dashboard/assets.generated.js';
 import { BINARY, ensureBinary } from '../binary/build.js';
-import { ADMIN } from './helpers.js';
+import { ADMIN, expectShippedAssets } from './helpers.js';
 
 const ENABLED = process.env.AI_RELAY_BINARY_TEST === '1';
 
@@ -41,11 +40,7 @@ describe.skipIf(!ENABLED)('the dashboard in the single executable', () => {
         });
       });
       const base = `http://127.0.0.1:${port}/_relay`;
-      for (const [p, want] of [['/app.js', APP_JS], ['/app.css', APP_CSS]] as const) {
-        const got = Buffer.from(await (await fetch(base + p)).arrayBuffer());
-        expect(got.equals(Buffer.from(want)), p).toBe(true);
-      }
-      expect(await (await fetch(base)).text()).toBe(LOGIN_HTML.replaceAll('%MOUNT%', '/_relay'));
+      await expectShippedAssets(base);
     } finally {
       child.kill('SIGKILL');
     }

@@ -1,5 +1,7 @@
 /** Shared by the dashboard tests: a config, a login, and a raw SSE reader of `<path>/events`. */
 import http from 'node:http';
+import { expect } from 'vitest';
+import { APP_CSS, APP_JS, LOGIN_HTML } from '../../src/dashboard/assets.generated.js';
 
 export const ADMIN = 'admin-token-5b1f0e9c2d7a';
 export const CLIENT = 'client-token-9e8d7c6b5a';
@@ -76,4 +78,13 @@ export function openEvents(url: string, cookie: string): Promise<SseReader> {
     });
     req.on('error', reject);
   });
+}
+
+/** The page's script, style sheet and login page, as a built relay serves them at `base` (the mount URL). */
+export async function expectShippedAssets(base: string, mount = '/_relay'): Promise<void> {
+  for (const [p, want] of [['/app.js', APP_JS], ['/app.css', APP_CSS]] as const) {
+    const got = Buffer.from(await (await fetch(base + p)).arrayBuffer());
+    expect(got.equals(Buffer.from(want)), p).toBe(true);
+  }
+  expect(await (await fetch(base)).text()).toBe(LOGIN_HTML.replaceAll('%MOUNT%', mount));
 }

@@ -17,7 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { startCli } from '../helpers/cli.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
 import { startUpstream, type FakeUpstream } from '../helpers/upstream.js';
-import { ADMIN, CLIENT, dashboardYaml, env, login, openEvents } from './helpers.js';
+import { ADMIN, CLIENT, dashboardYaml, env, expectShippedAssets, login, openEvents } from './helpers.js';
 
 const HEADERS = {
   'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
@@ -362,11 +362,7 @@ describe('the bundled CLI', () => {
     try {
       const port = (await child.waitFor(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/, 10_000))[1];
       const base = `http://127.0.0.1:${port}/_relay`;
-      for (const [p, want] of [['/app.js', APP_JS], ['/app.css', APP_CSS]] as const) {
-        const got = Buffer.from(await (await fetch(base + p)).arrayBuffer());
-        expect(got.equals(Buffer.from(want)), p).toBe(true);
-      }
-      expect(await (await fetch(base)).text()).toBe(LOGIN_HTML.replaceAll('%MOUNT%', '/_relay'));
+      await expectShippedAssets(base);
     } finally {
       child.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
