@@ -23,6 +23,8 @@ export type CacheResult = 'hit' | 'miss' | 'bypass' | 'refresh';
 export interface CacheRequest {
   /** The request body as the handler found it: none, the request itself or a size-limiting stream. */
   body: Readable | null;
+  /** The upload guard's clock, restarted by each chunk read here (none: no guard). */
+  touch: (() => void) | undefined;
   /** Upstream path + query. */
   upstreamPath: string;
   /** The headers that will go upstream (after the route's rewrite). */
@@ -50,7 +52,7 @@ export function throughCache(x: Exchange, rc: RouteCache, cr: CacheRequest, hook
     return hooks.upstream(x, cr.body, undefined);
   }
   const limit = rc.shared.maxEntrySize;
-  readBounded(cr.body, x.bytesIn, limit, (got) => {
+  readBounded(cr.body, x.bytesIn, limit, cr.touch, (got) => {
     if (got === undefined) return hooks.done(x); // the client went away while uploading
     if (!Buffer.isBuffer(got)) {
       // A body too large to key: an answer to it would hardly be asked for twice.
@@ -217,7 +219,7 @@ function follower(x: Exchange, flight: () => Flight, hooks: CacheHooks, goAlone:
  * whole body when it is larger (nothing is lost: what was read is replayed first); or undefined
  * when the client went away.
  */
-function readBounded(src: Readable | null, declared: number, limit: number, cb: (got: Buffer | Readable | undefined) => void): void {
+function readBounded(src: Readable | null, declared: number, limit: number, touch: (() => void) | undefined, cb: (got: Buffer | Readable | undefined) => void): void {
   if (src === null) return cb(Buffer.alloc(0));
   if (declared > limit) return cb(src);
   const chunks: Buffer[] = [];
@@ -230,6 +232,7 @@ function readBounded(src: Readable | null, declared: number, limit: number, cb: 
     src.off('close', onGone);
   };
   const onData = (c: Buffer) => {
+    touch?.();
     chunks.push(c);
     size += c.length;
     if (size <= limit || settled) return;
@@ -239,6 +242,8 @@ function readBounded(src: Readable | null, declared: number, limit: number, cb: 
     const pt = new PassThrough();
     for (const b of chunks) pt.write(b);
     src.on('error', (e) => pt.destroy(e));
+    // The rest keeps the guard's clock going on its way through the replay stream.
+    if (touch) src.on('data', touch);
     src.pipe(pt);
     cb(pt);
   };

@@ -278,12 +278,12 @@ function admit(x: Exchange, r: CompiledRoute, via: string | undefined): void {
   }
   const target = upstreamTarget(x, r, via);
   if (!target) return;
-  const body = bodyStream(x, up);
+  const body = bodySource(x, up);
   const rest = x.routePath;
   // The tail the cache matches is the path after the prefix, whatever stripPrefix says.
   const cachedTail = r.prefix === '/' ? rest : rest.slice(r.prefix.length);
   if (r.cache?.applies(x.method, cachedTail)) {
-    return throughCache(x, r.cache, { body, upstreamPath: target.path, upstreamHeaders: target.headers }, {
+    return throughCache(x, r.cache, { body, touch: up.guard && (() => up.guard!.touch()), upstreamPath: target.path, upstreamHeaders: target.headers }, {
       done: hooks.done,
       upstream: (xx, b, tap) => spend(xx, r, target, up, b, tap),
     });
@@ -315,11 +315,16 @@ function upstreamTarget(x: Exchange, r: CompiledRoute, via: string | undefined):
   }
 }
 
-/** The request body as a stream: counted and size-limited when chunked, watched by the upload guard. */
-function bodyStream(x: Exchange, up: Upload): Readable | null {
+/**
+ * Where the request body is read from: the request itself, or, when chunked, a stream that
+ * counts it and fails it past maxBodySize. The readers that keep a small body in memory (the
+ * cache key, the budget gate, a replay or SSE sniff) read it from here, touching the upload
+ * guard per chunk; only a body that streams to undici gets a wrapper (`forUndici`).
+ */
+function bodySource(x: Exchange, up: Upload): Readable | null {
   const { req, table } = x;
-  const upload = up.guard;
   if (up.chunked) {
+    const upload = up.guard;
     return limitBody(req, table.maxBodySize, (err) => {
       x.outcome = err.message;
       if (!x.res.headersSent) sendError(x, err);
@@ -328,10 +333,18 @@ function bodyStream(x: Exchange, up: Upload): Readable | null {
       upload?.touch();
     });
   }
-  if (!up.hasBody) return null;
-  // Streamed as it arrives. With a guard, through a counting stream: the guard's clock needs
-  // every chunk, and undici must not destroy the request itself (see limitBody).
-  return upload ? limitBody(req, Infinity, () => {}, () => upload.touch()) : req;
+  return up.hasBody ? req : null;
+}
+
+/**
+ * The body as undici gets it. With a guard, the request goes through a counting stream: the
+ * guard's clock needs every chunk, and undici must not destroy the request itself (see
+ * limitBody). Made only here, when the body really streams upstream: a body read into memory
+ * first (a cache key, a budget) never pays for the extra stream.
+ */
+function forUndici(x: Exchange, up: Upload, body: Readable | null): Readable | null {
+  const upload = up.guard;
+  return body === x.req && upload ? limitBody(body, Infinity, () => {}, () => upload.touch()) : body;
 }
 
 /** Budgets (§12) of a request that goes upstream: cache hits and followers never get here. */
@@ -366,7 +379,7 @@ function toUpstream(x: Exchange, r: CompiledRoute, target: Upstream, up: Upload,
     });
     return;
   }
-  up.forwarding = forward(x, { method: x.method, path: target.path, headers: target.headers, body, wantsStream: wantsSse, ...extra }, hooks);
+  up.forwarding = forward(x, { method: x.method, path: target.path, headers: target.headers, body: forUndici(x, up, body), wantsStream: wantsSse, ...extra }, hooks);
 }
 
 const SNIFF_LIMIT = 1024 * 1024;

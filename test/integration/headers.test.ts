@@ -35,6 +35,18 @@ describe('headers', () => {
         res.writeHead(201, { location: `${base}/v1/items/7`, 'content-type': 'application/json' });
         return void res.end('{}');
       }
+      if (u.startsWith('/v1/own-headers')) {
+        // An upstream that sets headers the relay owns: the relay's values must replace them, once.
+        res.writeHead(200, {
+          'x-request-id': 'upstream-id',
+          'access-control-allow-origin': '*',
+          'access-control-expose-headers': 'X-Upstream-Secret',
+          vary: 'Accept-Encoding',
+          'x-upstream': 'kept',
+          'content-type': 'text/plain',
+        });
+        return void res.end('own');
+      }
       if (u.startsWith('/v1/timing')) {
         res.writeHead(200, { 'server-timing': 'db;dur=3' });
         return void res.end('t');
@@ -57,6 +69,12 @@ routes:
         X-Api-Key: key-\${UP_KEY}
         X-Static: static
       remove: [Cookie, X-Drop-Me]
+  - name: cors
+    prefix: /cors
+    upstream: ${up.url}/v1
+    auth: none
+    cors:
+      origins: ["https://app.example"]
   - name: fwd
     prefix: /fwd
     upstream: ${up.url}/v1
@@ -178,6 +196,20 @@ routes:
   it('Server-Timing reports relay and upstream durations (and keeps the upstream one)', async () => {
     const r = await fetch(`${relay.url}/api/timing`);
     expect(r.headers.get('server-timing')).toMatch(/^relay;dur=\d+(\.\d+)?, upstream;dur=\d+(\.\d+)?, db;dur=3$/);
+  });
+
+  it("the relay's own headers replace an upstream's of the same name, each sent once; Vary gains Origin", async () => {
+    const r = await rawRequest(relay.url, '/cors/own-headers', { headers: { Origin: 'https://app.example', 'X-Request-Id': 'client-id-1' } });
+    expect(r.status).toBe(200);
+    const all = (name: string) => r.rawHeaders.filter(([k]) => k === name).map(([, v]) => v);
+    expect(all('x-request-id')).toEqual(['client-id-1']);
+    expect(all('access-control-allow-origin')).toEqual(['https://app.example']);
+    expect(all('access-control-expose-headers')).toHaveLength(1);
+    expect(all('access-control-expose-headers')[0]).not.toContain('X-Upstream-Secret');
+    expect(all('vary')).toEqual(['Accept-Encoding, Origin']);
+    expect(all('x-upstream')).toEqual(['kept']);
+    expect(all('server-timing')).toHaveLength(1);
+    expect(r.body.toString()).toBe('own');
   });
 
   it('relay errors carry X-Request-Id and Server-Timing too', async () => {

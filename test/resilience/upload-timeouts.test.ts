@@ -126,6 +126,16 @@ routes:
     retries: 0
     budget:
       - { by: ip, tokens: 100k, per: day }
+  - name: cached
+    prefix: /cached
+    upstream: ${up.url}
+    auth: none
+    idleTimeout: ${IDLE}ms
+    retries: 0
+    cache:
+      paths: ["/v1/embeddings", "/slow-but-fine"]
+      methods: [POST]
+      ttl: 1m
 `);
   });
   afterAll(async () => {
@@ -242,6 +252,7 @@ routes:
   for (const [route, path, why] of [
     ['buffered', '/buffered/stall', 'kept for a replay or sniffed for "stream": true'],
     ['budgeted', '/budgeted/v1/chat/completions', 'read by the budget gate to size the hold'],
+    ['cached', '/cached/v1/embeddings', 'read by the response cache to key it'],
   ] as const) {
     it(`a body ${why} that stalls → 408; nothing reaches the upstream, nothing is charged`, async () => {
       const n = up.requests.length;
@@ -275,13 +286,13 @@ routes:
     expect(r.body.toString()).toBe(`got ${body.length}`);
   });
 
-  it('a body whose gaps stay under idleTimeout completes normally', async () => {
-    const path = '/idle/slow-but-fine';
+  // Streamed upstream (idle), and read into memory by the cache, which restarts the clock per chunk itself.
+  it.each(['/idle/slow-but-fine', '/cached/slow-but-fine'])('a body whose gaps stay under idleTimeout completes normally: %s', async (path) => {
     const c = openRaw(relay.url);
     await c.connected;
     c.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nConnection: close\r\n\r\n`);
     for (const part of ['ab', 'cd', 'ef']) {
-      await new Promise((r) => setTimeout(r, IDLE / 2));
+      await new Promise((r) => setTimeout(r, IDLE * 0.6));
       c.write(part);
     }
     const { response } = await c.ended();
