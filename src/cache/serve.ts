@@ -144,9 +144,10 @@ function headerText(v: string | string[] | undefined): string | undefined {
 /** A hit: the stored status, body and allowlisted headers, with this request's own relay headers. */
 function serveHit(x: Exchange, entry: CacheEntry, now: number, hooks: CacheHooks): void {
   mark(x, 'hit');
-  const h: OutHeaders = { ...entry.headers, age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))) };
+  const age = String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)));
   const head = x.method === 'HEAD';
-  if (!head || h['content-length'] === undefined) h['content-length'] = String(entry.body.length);
+  // A stored HEAD answer keeps the length its GET would have; any other hit sends its body's.
+  const own = head && entry.headers['content-length'] !== undefined ? ['age', age] : ['age', age, 'content-length', String(entry.body.length)];
   x.status = entry.status;
   // One listener: a ServerResponse emits 'close' after 'finish' too (and alone when the client
   // went away first), so the exchange ends exactly once either way.
@@ -154,7 +155,7 @@ function serveHit(x: Exchange, entry: CacheEntry, now: number, hooks: CacheHooks
     if (!x.res.writableFinished) x.outcome ??= 'client closed the connection';
     hooks.done(x);
   });
-  writeHead(x, entry.status, h);
+  writeHead(x, entry.status, entry.headers, own);
   if (head) x.res.end();
   else {
     x.bytesOut = entry.body.length;
@@ -179,10 +180,9 @@ function follower(x: Exchange, flight: () => Flight, hooks: CacheHooks, goAlone:
   };
   const f: Follower = {
     start(status, headers, length) {
-      const h: OutHeaders = { ...headers, age: '0' };
-      if (length !== undefined && (x.method !== 'HEAD' || h['content-length'] === undefined)) h['content-length'] = String(length);
+      const own = length !== undefined && (x.method !== 'HEAD' || headers['content-length'] === undefined) ? ['age', '0', 'content-length', String(length)] : ['age', '0'];
       x.status = status;
-      writeHead(x, status, h);
+      writeHead(x, status, headers, own);
     },
     data(chunk) {
       if (x.res.destroyed) return;

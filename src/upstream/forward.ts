@@ -470,8 +470,10 @@ function isReplayable(body: ForwardRequest['body']): boolean {
  * property-add path (runtime calls, map migrations), ~8 µs of a cache hit's ~60 (bench/analysis.md).
  * `headers` is left as it was. Precedence is unchanged: the relay's headers replace an
  * upstream's of the same name; Vary gains Origin; SSE answers get their no-buffering pair.
+ * `own` is a flat [name, value, …] list this answer adds and that replaces `headers`' entries of
+ * the same names (a cache hit's Age and Content-Length), so callers need not copy `headers`.
  */
-export function writeHead(x: Exchange, status: number, headers: OutHeaders): void {
+export function writeHead(x: Exchange, status: number, headers: OutHeaders, own: readonly string[] = NONE): void {
   const now = performance.now();
   const upstreamMs = x.upstreamHeadersAt ? x.upstreamHeadersAt - x.upstreamStart : 0;
   const relayMs = now - x.start - upstreamMs;
@@ -480,11 +482,12 @@ export function writeHead(x: Exchange, status: number, headers: OutHeaders): voi
   const sse = typeof ct === 'string' && ct.startsWith(EVENT_STREAM);
   const flat: (string | string[])[] = [];
   for (const k in headers) {
-    if (k === 'vary' || k === 'server-timing' || rh[k] !== undefined) continue;
+    if (k === 'vary' || k === 'server-timing' || rh[k] !== undefined || (own.length !== 0 && namedIn(own, k))) continue;
     // SSE must reach the client per chunk: no caching, no proxy buffering (nginx), no transform.
     if (sse && (k === 'cache-control' || k === 'x-accel-buffering')) continue;
     flat.push(k, headers[k]!);
   }
+  for (let i = 0; i < own.length; i++) flat.push(own[i]!);
   if (sse) flat.push('cache-control', 'no-cache, no-transform', 'x-accel-buffering', 'no');
   for (const k in rh) if (k !== 'vary' && k !== 'server-timing') flat.push(k, rh[k]!);
   const vary = rh.vary ?? headers.vary;
@@ -494,6 +497,13 @@ export function writeHead(x: Exchange, status: number, headers: OutHeaders): voi
   flat.push('server-timing', timing ? `${st}, ${String(timing)}` : st);
   x.res.writeHead(status, flat);
   if (sse) x.res.flushHeaders();
+}
+
+const NONE: readonly string[] = [];
+
+function namedIn(flat: readonly string[], name: string): boolean {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return true;
+  return false;
 }
 
 function abortSignalFor(res: { on(ev: 'close', cb: () => void): unknown; writableFinished: boolean }): AbortSignal {
