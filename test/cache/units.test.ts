@@ -30,6 +30,17 @@ describe('cache key', () => {
     expect(cacheKey({ ...base, route: 'a', path: 'b/c' })).not.toBe(cacheKey({ ...base, route: 'a/b', path: '/c' }));
     expect(cacheKey({ ...base, headers: [undefined] })).not.toBe(cacheKey({ ...base, headers: [''] }));
     expect(cacheKey({ ...base, headers: ['a', 'b'] })).not.toBe(cacheKey({ ...base, headers: ['ab'] }));
+    // A raw body whose bytes spell a canonical JSON body is still another key.
+    expect(cacheKey({ ...base, body: Buffer.from('json:{"input":"a"}') })).not.toBe(cacheKey(base));
+    expect(cacheKey({ ...base, body: Buffer.from('{"input":"a"}') })).toBe(cacheKey({ ...base, body: Buffer.from('{"input":"a"}') }));
+  });
+
+  it('strings that are not well-formed UTF-16 do not collapse into one key (a JWT sub with a lone surrogate)', () => {
+    // As UTF-8, every lone surrogate becomes U+FFFD: hashed that way, these users would share answers.
+    const users = ['\ud800', '\udbff', '\udc00', '\ufffd', 'a\ud800b', 'a\udfffb'];
+    const keys = users.map((u) => cacheKey({ ...base, scope: scopeOf('client', 'site', u, 'ip') }));
+    expect(new Set(keys).size).toBe(users.length);
+    expect(cacheKey({ ...base, route: '\ud800' })).not.toBe(cacheKey({ ...base, route: '\udc00' }));
   });
 
   it('scope: per client, per client and user (JWT), per IP on open routes, or shared', () => {
