@@ -148,6 +148,9 @@ routes:
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toEqual({ url: '/v1/chat?x=1', method: 'POST', body: '{"q":1}', pseudo: [] });
     expect(res.headers['x-request-id']).toBeTruthy();
+    // The head goes to the h2 compat layer as a flat [name, value, …] list (forward.ts writeHead).
+    expect(res.headers['server-timing']).toMatch(/^relay;dur=[\d.]+, upstream;dur=[\d.]+$/);
+    expect(res.headers.vary).toBe('Origin');
     for (const h of ['connection', 'transfer-encoding', 'keep-alive']) expect(res.headers[h]).toBeUndefined();
 
     const h1 = await h1Get(`${relay.url}/api/v1/models`, certPem);
@@ -160,8 +163,10 @@ routes:
     const session = await connectH2(port, certPem);
     sessions.push(session);
     const N = 10;
+    const heads: http2.IncomingHttpHeaders[] = [];
     const streams = Array.from({ length: N }, (_, i) => {
       const req = session.request({ ':path': `/api/stream/${i}`, accept: 'text/event-stream' });
+      req.on('response', (h) => heads.push(h));
       req.setEncoding('utf8');
       let text = '';
       req.on('data', (d: string) => (text += d));
@@ -176,6 +181,8 @@ routes:
     expect(holds).toHaveLength(N);
     for (const h of holds.splice(0)) h.open();
     const bodies = await within(Promise.all(streams.map((s) => s.done)), 'stream ends');
+    expect(heads).toHaveLength(N);
+    expect(heads.every((h) => h['cache-control'] === 'no-cache, no-transform' && h['x-accel-buffering'] === 'no')).toBe(true);
     bodies.forEach((b, i) => expect(b).toBe(`data: first /stream/${i}\n\ndata: [DONE]\n\n`));
   });
 
