@@ -481,7 +481,9 @@ export function writeHead(x: Exchange, status: number, headers: OutHeaders, own:
   const ct = headers['content-type'];
   const sse = typeof ct === 'string' && ct.startsWith(EVENT_STREAM);
   const flat: (string | string[])[] = [];
-  for (const k in headers) {
+  // Own keys only: a header named `__proto__` sent twice gives undici's header object an array
+  // prototype, whose indexes a `for … in` would turn into headers.
+  for (const k of Object.keys(headers)) {
     if (k === 'vary' || k === 'server-timing' || rh[k] !== undefined || (own.length !== 0 && namedIn(own, k))) continue;
     // SSE must reach the client per chunk: no caching, no proxy buffering (nginx), no transform.
     if (sse && (k === 'cache-control' || k === 'x-accel-buffering')) continue;
@@ -489,7 +491,7 @@ export function writeHead(x: Exchange, status: number, headers: OutHeaders, own:
   }
   for (let i = 0; i < own.length; i++) flat.push(own[i]!);
   if (sse) flat.push('cache-control', 'no-cache, no-transform', 'x-accel-buffering', 'no');
-  for (const k in rh) if (k !== 'vary' && k !== 'server-timing') flat.push(k, rh[k]!);
+  for (const k of Object.keys(rh)) if (k !== 'vary' && k !== 'server-timing') flat.push(k, rh[k]!);
   const vary = rh.vary ?? headers.vary;
   flat.push('vary', vary ? (String(vary).toLowerCase().includes('origin') ? vary : `${String(vary)}, Origin`) : 'Origin');
   const st = `relay;dur=${relayMs.toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;

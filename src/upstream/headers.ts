@@ -112,9 +112,9 @@ export interface LocationRewrite {
 export function downstreamResponseHeaders(inHeaders: Record<string, string | string[]>, loc: LocationRewrite): OutHeaders {
   const out: OutHeaders = {};
   const listed = connectionListed(inHeaders.connection);
-  for (const name in inHeaders) {
+  for (const name of Object.keys(inHeaders)) {
     const value = inHeaders[name]!;
-    if (RESPONSE_DROP.has(name) || listed?.has(name)) continue;
+    if (RESPONSE_DROP.has(name) || listed?.has(name) || name === '__proto__') continue;
     if (name.startsWith('access-control-')) continue;
     if (name === 'location' || name === 'content-location') {
       out[name] = typeof value === 'string' ? rewriteLocation(value, loc) : value;

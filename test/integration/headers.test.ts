@@ -47,6 +47,13 @@ describe('headers', () => {
         });
         return void res.end('own');
       }
+      if (u.startsWith('/v1/proto')) {
+        // Twice: undici then makes the value an array, and assigning it to `__proto__` gives
+        // its header object an array prototype.
+        res.setHeader('__proto__', ['a', 'b']);
+        res.setHeader('content-type', 'text/plain');
+        return void res.end('proto');
+      }
       if (u.startsWith('/v1/timing')) {
         res.writeHead(200, { 'server-timing': 'db;dur=3' });
         return void res.end('t');
@@ -210,6 +217,16 @@ routes:
     expect(all('x-upstream')).toEqual(['kept']);
     expect(all('server-timing')).toHaveLength(1);
     expect(r.body.toString()).toBe('own');
+  });
+
+  it('an upstream header named __proto__ is dropped, and nothing it does to the header object reaches the client', async () => {
+    const r = await rawRequest(relay.url, '/api/proto');
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe('proto');
+    const names = r.rawHeaders.map(([k]) => k);
+    expect(names).not.toContain('__proto__');
+    expect(names.filter((k) => /^\d+$/.test(k))).toEqual([]);
+    expect(names).toContain('content-type');
   });
 
   it('relay errors carry X-Request-Id and Server-Timing too', async () => {
