@@ -41,10 +41,8 @@ export interface KeyParts {
  * own tag. A raw body is hashed as its bytes, framed by its byte length.
  */
 export function cacheKey(p: KeyParts): string {
-  let s = VERSION + frame(p.route) + frame(p.method) + frame(p.path);
   const raw = typeof p.body === 'string' ? undefined : p.body;
-  if (raw) s += `b${raw.length}:`;
-  else s += frame(p.body as string);
+  const s = VERSION + frame(p.route) + frame(p.method) + frame(p.path) + (raw ? `b${raw.length}:` : frame(p.body as string));
   let rest = `n${p.headers.length}:`;
   // An absent header and an empty one differ: '-' against an empty frame.
   for (const v of p.headers) rest += v === undefined ? '-' : frame(v);
@@ -54,10 +52,8 @@ export function cacheKey(p: KeyParts): string {
 }
 
 function frame(f: string): string {
-  return isWellFormed(f) ? `s${f.length}:${f}` : frameEscaped(JSON.stringify(f));
-}
-
-function frameEscaped(json: string): string {
+  if (isWellFormed(f)) return `s${f.length}:${f}`;
+  const json = JSON.stringify(f);
   return `j${json.length}:${json}`;
 }
 

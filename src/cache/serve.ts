@@ -146,8 +146,6 @@ function serveHit(x: Exchange, entry: CacheEntry, now: number, hooks: CacheHooks
   mark(x, 'hit');
   const age = String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)));
   const head = x.method === 'HEAD';
-  // A stored HEAD answer keeps the length its GET would have; any other hit sends its body's.
-  const own = head && entry.headers['content-length'] !== undefined ? ['age', age] : ['age', age, 'content-length', String(entry.body.length)];
   x.status = entry.status;
   // One listener: a ServerResponse emits 'close' after 'finish' too (and alone when the client
   // went away first), so the exchange ends exactly once either way.
@@ -155,12 +153,21 @@ function serveHit(x: Exchange, entry: CacheEntry, now: number, hooks: CacheHooks
     if (!x.res.writableFinished) x.outcome ??= 'client closed the connection';
     hooks.done(x);
   });
-  writeHead(x, entry.status, entry.headers, own);
+  writeHead(x, entry.status, entry.headers, sharedHead(x.method, entry.headers, age, entry.body.length));
   if (head) x.res.end();
   else {
     x.bytesOut = entry.body.length;
     x.res.end(entry.body);
   }
+}
+
+/**
+ * What a shared answer (a hit, a follower) adds to the stored head: its Age, and the length of
+ * the body it sends, when known. A HEAD answer that was stored with a length keeps the length its
+ * GET would have.
+ */
+function sharedHead(method: string, headers: Record<string, string>, age: string, length: number | undefined): string[] {
+  return length !== undefined && (method !== 'HEAD' || headers['content-length'] === undefined) ? ['age', age, 'content-length', String(length)] : ['age', age];
 }
 
 /** A request that follows another's upstream call (single flight). */
@@ -180,9 +187,8 @@ function follower(x: Exchange, flight: () => Flight, hooks: CacheHooks, goAlone:
   };
   const f: Follower = {
     start(status, headers, length) {
-      const own = length !== undefined && (x.method !== 'HEAD' || headers['content-length'] === undefined) ? ['age', '0', 'content-length', String(length)] : ['age', '0'];
       x.status = status;
-      writeHead(x, status, headers, own);
+      writeHead(x, status, headers, sharedHead(x.method, headers, '0', length));
     },
     data(chunk) {
       if (x.res.destroyed) return;
